@@ -1,0 +1,121 @@
+# Image of the manager.
+IMG ?= ghcr.io/msvc-dev/msvc-operator:latest
+
+# Versions of the tools, pinned so that generated code is reproducible.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+
+LOCALBIN ?= $(shell pwd)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+KUBE_BINS = $(shell hack/kube-bins.sh --print-dir)
+KUBECTL ?= $(KUBE_BINS)/kubectl
+
+GO_TEST_FLAGS ?=
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: kube-bins
+kube-bins: ## Build kube-apiserver and etcd for envtest from Go modules (cached in .cache/kube-bins).
+	hack/kube-bins.sh kube-apiserver etcd
+
+.PHONY: test
+test: manifests generate vet kube-bins ## Run every test: unit tests and the envtest suites on a real kube-apiserver and etcd.
+	KUBEBUILDER_ASSETS="$(KUBE_BINS)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
+
+.PHONY: verify
+verify: manifests generate ## Fail when generated code (CRDs, RBAC, deepcopy) or go.mod is stale or code is unformatted.
+	go mod tidy
+	@if [ -n "$$(gofmt -l $$(git ls-files '*.go'))" ]; then echo "Unformatted Go files:"; gofmt -l $$(git ls-files '*.go'); exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum)" ]; then \
+		echo "Generated files are stale; run 'make manifests generate' and 'go mod tidy' and commit the result:"; \
+		git status --porcelain -- api config go.mod go.sum; git --no-pager diff -- api config go.mod go.sum | head -50; exit 1; fi
+	@echo "Generated code is up to date"
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary.
+	go build -o bin/manager ./cmd
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager from source against the cluster KUBECONFIG points at.
+	go run ./cmd
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs, RBAC and the manager in one file.
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster KUBECONFIG points at.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRDs from the cluster KUBECONFIG points at.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator into the cluster KUBECONFIG points at.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster KUBECONFIG points at.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: kubectl
+kubectl: ## Build kubectl from Go modules into the cache.
+	hack/kube-bins.sh kubectl
+
+##@ Tools
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(LOCALBIN)/kustomize $(KUSTOMIZE)

@@ -1,0 +1,330 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MicroserviceSpec is the desired state of one service: what runs, how it is
+// reached inside the cluster, how many copies run and how it is exposed.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.route) || size(self.ports) > 0",message="spec.route needs at least one entry in spec.ports to send traffic to"
+// +kubebuilder:validation:XValidation:rule="!has(self.route) || !has(self.route.port) || self.ports.exists(p, p.name == self.route.port)",message="spec.route.port must name one of the entries in spec.ports"
+type MicroserviceSpec struct {
+	// Image is the container image reference, for example ghcr.io/acme/checkout:1.4.2.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\s')",message="spec.image must not contain whitespace"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith(':') && !self.startsWith('@') && !self.endsWith(':') && !self.endsWith('@')",message="spec.image must be a reference such as registry.example.com/team/app:1.0 (no leading or trailing ':' or '@')"
+	// +required
+	Image string `json:"image"`
+
+	// ImagePullPolicy is the container's image pull policy.
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	// +optional
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// Command overrides the image's entrypoint.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Command []string `json:"command,omitempty"`
+
+	// Args overrides the image's default arguments.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=atomic
+	// +optional
+	Args []string `json:"args,omitempty"`
+
+	// Ports are the ports the service listens on. Each becomes a port of the
+	// Service and of the container.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.port == p.port))",message="spec.ports[].port must be unique: give each entry its own port number"
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Ports []ServicePort `json:"ports,omitempty"`
+
+	// Replicas is the number of pods when autoscaling is not set. Defaults to 1.
+	// It is ignored while spec.autoscaling is set: the HorizontalPodAutoscaler
+	// owns the replica count then.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Autoscaling, when set, creates a HorizontalPodAutoscaler for the service.
+	// +optional
+	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
+
+	// Env are environment variables for the container.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+
+	// EnvFrom are sources (ConfigMaps, Secrets) whose keys become environment variables.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+
+	// Resources are the container's compute resource requests and limits.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Probes are the container's health checks.
+	// +optional
+	Probes *Probes `json:"probes,omitempty"`
+
+	// ServiceAccountName is the ServiceAccount the pods run as.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// PodSecurityContext replaces the pod-level security context. When unset the
+	// pod runs as non-root with the RuntimeDefault seccomp profile.
+	// +optional
+	PodSecurityContext *corev1.PodSecurityContext `json:"podSecurityContext,omitempty"`
+
+	// SecurityContext replaces the container's security context. When unset the
+	// container runs with no privilege escalation, all capabilities dropped and a
+	// read-only root filesystem.
+	// +optional
+	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
+
+	// Route, when set, exposes the service through a Gateway API HTTPRoute.
+	// +optional
+	Route *Route `json:"route,omitempty"`
+}
+
+// ServicePort is a port the service listens on.
+type ServicePort struct {
+	// Name identifies the port; other fields (probes, route.port) refer to it.
+	// It must be an IANA service name: lower case, at most 15 characters.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.matches('[a-z]')",message="spec.ports[].name must be lower case letters, digits and '-', contain a letter, and start and end with a letter or digit (for example http or grpc-api)"
+	// +required
+	Name string `json:"name"`
+
+	// Port is the port of the Service, the address other services use.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +required
+	Port int32 `json:"port"`
+
+	// TargetPort is the port the container listens on. Defaults to Port.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	TargetPort *int32 `json:"targetPort,omitempty"`
+
+	// Protocol is the transport protocol. Defaults to TCP.
+	// +kubebuilder:validation:Enum=TCP;UDP;SCTP
+	// +optional
+	Protocol corev1.Protocol `json:"protocol,omitempty"`
+
+	// AppProtocol is the application protocol, for example http, h2c or grpc.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	AppProtocol *string `json:"appProtocol,omitempty"`
+}
+
+// Autoscaling configures a HorizontalPodAutoscaler.
+// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="spec.autoscaling.minReplicas must be less than or equal to spec.autoscaling.maxReplicas"
+// +kubebuilder:validation:XValidation:rule="has(self.targetCPUUtilizationPercentage) || has(self.targetMemoryUtilizationPercentage)",message="spec.autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage (or both)"
+type Autoscaling struct {
+	// MinReplicas is the lower bound. Defaults to 1.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas is the upper bound.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +required
+	MaxReplicas int32 `json:"maxReplicas"`
+
+	// TargetCPUUtilizationPercentage is the average CPU use, as a percentage of
+	// the CPU request, that the autoscaler aims for.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	TargetCPUUtilizationPercentage *int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+
+	// TargetMemoryUtilizationPercentage is the average memory use, as a
+	// percentage of the memory request, that the autoscaler aims for.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	TargetMemoryUtilizationPercentage *int32 `json:"targetMemoryUtilizationPercentage,omitempty"`
+}
+
+// Probes are the container's health checks. Each takes exactly one handler:
+// httpGet, grpc, tcpSocket or exec.
+// +kubebuilder:validation:XValidation:rule="!has(self.readiness) || (has(self.readiness.httpGet) ? 1 : 0) + (has(self.readiness.grpc) ? 1 : 0) + (has(self.readiness.tcpSocket) ? 1 : 0) + (has(self.readiness.exec) ? 1 : 0) == 1",message="spec.probes.readiness needs exactly one of httpGet, grpc, tcpSocket or exec"
+// +kubebuilder:validation:XValidation:rule="!has(self.liveness) || (has(self.liveness.httpGet) ? 1 : 0) + (has(self.liveness.grpc) ? 1 : 0) + (has(self.liveness.tcpSocket) ? 1 : 0) + (has(self.liveness.exec) ? 1 : 0) == 1",message="spec.probes.liveness needs exactly one of httpGet, grpc, tcpSocket or exec"
+// +kubebuilder:validation:XValidation:rule="!has(self.startup) || (has(self.startup.httpGet) ? 1 : 0) + (has(self.startup.grpc) ? 1 : 0) + (has(self.startup.tcpSocket) ? 1 : 0) + (has(self.startup.exec) ? 1 : 0) == 1",message="spec.probes.startup needs exactly one of httpGet, grpc, tcpSocket or exec"
+type Probes struct {
+	// Readiness decides whether a pod receives traffic.
+	// +optional
+	Readiness *corev1.Probe `json:"readiness,omitempty"`
+	// Liveness restarts a container that stops answering.
+	// +optional
+	Liveness *corev1.Probe `json:"liveness,omitempty"`
+	// Startup holds the other probes back until the container has started.
+	// +optional
+	Startup *corev1.Probe `json:"startup,omitempty"`
+}
+
+// Route exposes the service through a Gateway API HTTPRoute.
+type Route struct {
+	// ParentRefs are the Gateways (or other parents) the route attaches to.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service"
+	// +listType=atomic
+	// +required
+	ParentRefs []ParentReference `json:"parentRefs"`
+
+	// Hostnames the route answers for. Empty means every hostname of the Gateway.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^(\\\\*\\\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.route.hostnames[] must be a lower-case DNS name such as shop.example.com or *.example.com, without port or scheme"
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	Hostnames []string `json:"hostnames,omitempty"`
+
+	// PathPrefix is the path prefix the route matches. Defaults to "/".
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="spec.route.pathPrefix must start with '/'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('//') && !self.contains('/./') && !self.contains('/../') && !self.endsWith('/..') && !self.contains('%2f') && !self.contains('%2F') && !self.contains('#')",message="spec.route.pathPrefix must be a plain path: no '//', '/./', '/../', '#' or encoded '/'"
+	// +optional
+	PathPrefix string `json:"pathPrefix,omitempty"`
+
+	// Port is the name of the entry in spec.ports that receives the traffic.
+	// Defaults to the first port.
+	// +kubebuilder:validation:MaxLength=15
+	// +optional
+	Port string `json:"port,omitempty"`
+}
+
+// ParentReference names a Gateway (or another Gateway API parent) that a route attaches to.
+type ParentReference struct {
+	// Name of the parent.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// Namespace of the parent. Defaults to the Microservice's namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// SectionName is the listener of the Gateway to attach to.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	SectionName string `json:"sectionName,omitempty"`
+
+	// Group of the parent. Defaults to gateway.networking.k8s.io.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Group string `json:"group,omitempty"`
+
+	// Kind of the parent. Defaults to Gateway.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Kind string `json:"kind,omitempty"`
+}
+
+// MicroserviceStatus is the observed state of a Microservice.
+type MicroserviceStatus struct {
+	// ObservedGeneration is the generation of the spec this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready (summary), Available, RouteAccepted, Reconciling and Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Replicas is the number of pods of the service's workload.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// ReadyReplicas is the number of those pods that are ready.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// UpdatedReplicas is the number of pods that run the current pod template.
+	// +optional
+	UpdatedReplicas int32 `json:"updatedReplicas,omitempty"`
+
+	// Selector is the label selector of the service's pods, for the scale subresource.
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
+	// URL is the in-cluster address of the service's first port, the address
+	// that other services use to call it.
+	// +optional
+	URL string `json:"url,omitempty"`
+}
+
+// Microservice is one service of an application: a workload, its in-cluster
+// address, its scaling and its route, owned and kept in shape by the operator.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=ms;msvc,categories=all;msvc
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.image`
+// +kubebuilder:printcolumn:name="Ready Replicas",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="metadata.name must be at most 56 characters: the operator derives Service and Deployment names from it"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a letter and contain only lower case letters, digits and '-', because it becomes a Service name"
+type Microservice struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec MicroserviceSpec `json:"spec"`
+	// +optional
+	Status MicroserviceStatus `json:"status,omitempty"`
+}
+
+// MicroserviceList is a list of Microservices.
+//
+// +kubebuilder:object:root=true
+type MicroserviceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Microservice `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Microservice{}, &MicroserviceList{})
+}

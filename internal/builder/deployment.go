@@ -1,0 +1,210 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package builder
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// DeploymentName is the name of the stable Deployment of ms.
+func DeploymentName(ms *msv1.Microservice) string { return ms.Name }
+
+// ReplicasDecision says how the Deployment's spec.replicas is set.
+type ReplicasDecision struct {
+	// Replicas is the value to apply; nil leaves the field to the autoscaler.
+	Replicas *int32
+	// Owner is the value of AnnotationReplicasOwner.
+	Owner string
+}
+
+// DecideReplicas decides spec.replicas of the Deployment. Without autoscaling
+// the operator owns the field and sets spec.replicas (default 1). With
+// autoscaling the field belongs to the HorizontalPodAutoscaler and the
+// operator leaves it out of its apply, so it never fights the autoscaler.
+func DecideReplicas(ms *msv1.Microservice) ReplicasDecision {
+	if ms.Spec.Autoscaling != nil {
+		return ReplicasDecision{Owner: ReplicasOwnerAutoscaler}
+	}
+	return ReplicasDecision{Replicas: ptr.To(ptr.Deref(ms.Spec.Replicas, 1)), Owner: ReplicasOwnerOperator}
+}
+
+// NeedsReplicasHandoff reports whether spec.replicas of the live Deployment is
+// still owned by the operator although the autoscaler should own it now. Server-side
+// apply removes a field that its only owner stops applying, and the API server
+// would then default spec.replicas to 1; to keep the current pods, the value is
+// first handed to a separate field manager (see ReplicasHandoff).
+func NeedsReplicasHandoff(decision ReplicasDecision, live *appsv1.Deployment) bool {
+	if live == nil || decision.Owner != ReplicasOwnerAutoscaler {
+		return false
+	}
+	return live.Annotations[AnnotationReplicasOwner] != ReplicasOwnerAutoscaler
+}
+
+// ReplicasHandoff is the apply configuration, for the hand-off field manager,
+// that keeps spec.replicas of the live Deployment at its current value while
+// the operator's own field manager stops setting it. The autoscaler takes the
+// field over from there.
+func ReplicasHandoff(ms *msv1.Microservice, live *appsv1.Deployment) *appsv1ac.DeploymentApplyConfiguration {
+	replicas := ptr.Deref(live.Spec.Replicas, 1)
+	if a := ms.Spec.Autoscaling; a != nil {
+		replicas = max(replicas, ptr.Deref(a.MinReplicas, 1))
+		replicas = min(replicas, a.MaxReplicas)
+	}
+	return appsv1ac.Deployment(DeploymentName(ms), ms.Namespace).
+		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(replicas))
+}
+
+// Deployment is the desired stable Deployment of ms.
+func Deployment(ms *msv1.Microservice, replicas ReplicasDecision) *appsv1ac.DeploymentApplyConfiguration {
+	labels := CommonLabels(ms)
+	podLabels := copyMap(labels)
+	podLabels[LabelTrack] = TrackStable
+	selector := map[string]string{LabelMicroservice: ms.Name, LabelTrack: TrackStable}
+
+	spec := appsv1ac.DeploymentSpec().
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)).
+		WithTemplate(PodTemplate(ms, podLabels))
+	if replicas.Replicas != nil {
+		spec.WithReplicas(*replicas.Replicas)
+	}
+
+	return appsv1ac.Deployment(DeploymentName(ms), ms.Namespace).
+		WithLabels(labels).
+		WithAnnotations(map[string]string{AnnotationReplicasOwner: replicas.Owner}).
+		WithOwnerReferences(OwnerReference(ms)).
+		WithSpec(spec)
+}
+
+// PodTemplate is the pod template of ms's workload.
+func PodTemplate(ms *msv1.Microservice, labels map[string]string) *corev1ac.PodTemplateSpecApplyConfiguration {
+	pod := corev1ac.PodSpec().
+		WithContainers(Container(ms)).
+		WithSecurityContext(podSecurityContext(ms))
+	if ms.Spec.ServiceAccountName != "" {
+		pod.WithServiceAccountName(ms.Spec.ServiceAccountName)
+	}
+	return corev1ac.PodTemplateSpec().
+		WithLabels(labels).
+		WithSpec(pod)
+}
+
+// Container is the service's container.
+func Container(ms *msv1.Microservice) *corev1ac.ContainerApplyConfiguration {
+	s := ms.Spec
+	c := corev1ac.Container().
+		WithName(DefaultContainerName).
+		WithImage(s.Image).
+		WithSecurityContext(containerSecurityContext(ms))
+	if s.ImagePullPolicy != "" {
+		c.WithImagePullPolicy(s.ImagePullPolicy)
+	}
+	if len(s.Command) > 0 {
+		c.WithCommand(s.Command...)
+	}
+	if len(s.Args) > 0 {
+		c.WithArgs(s.Args...)
+	}
+	for _, p := range s.Ports {
+		c.WithPorts(corev1ac.ContainerPort().
+			WithName(p.Name).
+			WithContainerPort(containerPort(p)).
+			WithProtocol(protocol(p)))
+	}
+	for i := range s.Env {
+		c.WithEnv(envVar(&s.Env[i]))
+	}
+	for i := range s.EnvFrom {
+		c.WithEnvFrom(envFromSource(&s.EnvFrom[i]))
+	}
+	if s.Resources != nil {
+		c.WithResources(resources(s.Resources))
+	}
+	if s.Probes != nil {
+		if s.Probes.Readiness != nil {
+			c.WithReadinessProbe(probe(s.Probes.Readiness))
+		}
+		if s.Probes.Liveness != nil {
+			c.WithLivenessProbe(probe(s.Probes.Liveness))
+		}
+		if s.Probes.Startup != nil {
+			c.WithStartupProbe(probe(s.Probes.Startup))
+		}
+	}
+	return c
+}
+
+func containerPort(p msv1.ServicePort) int32 {
+	if p.TargetPort != nil {
+		return *p.TargetPort
+	}
+	return p.Port
+}
+
+func protocol(p msv1.ServicePort) corev1.Protocol {
+	if p.Protocol == "" {
+		return corev1.ProtocolTCP
+	}
+	return p.Protocol
+}
+
+// podSecurityContext is the user's pod security context, or one that meets the
+// restricted Pod Security Standard.
+func podSecurityContext(ms *msv1.Microservice) *corev1ac.PodSecurityContextApplyConfiguration {
+	if sc := ms.Spec.PodSecurityContext; sc != nil {
+		return convert[corev1ac.PodSecurityContextApplyConfiguration](sc)
+	}
+	return corev1ac.PodSecurityContext().
+		WithRunAsNonRoot(true).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+// containerSecurityContext is the user's container security context, or one
+// that meets the restricted Pod Security Standard.
+func containerSecurityContext(ms *msv1.Microservice) *corev1ac.SecurityContextApplyConfiguration {
+	if sc := ms.Spec.SecurityContext; sc != nil {
+		return convert[corev1ac.SecurityContextApplyConfiguration](sc)
+	}
+	return corev1ac.SecurityContext().
+		WithAllowPrivilegeEscalation(false).
+		WithReadOnlyRootFilesystem(true).
+		WithRunAsNonRoot(true).
+		WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+func envVar(e *corev1.EnvVar) *corev1ac.EnvVarApplyConfiguration {
+	return convert[corev1ac.EnvVarApplyConfiguration](e)
+}
+
+func envFromSource(e *corev1.EnvFromSource) *corev1ac.EnvFromSourceApplyConfiguration {
+	return convert[corev1ac.EnvFromSourceApplyConfiguration](e)
+}
+
+func resources(r *corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
+	return convert[corev1ac.ResourceRequirementsApplyConfiguration](r)
+}
+
+func probe(p *corev1.Probe) *corev1ac.ProbeApplyConfiguration {
+	return convert[corev1ac.ProbeApplyConfiguration](p)
+}

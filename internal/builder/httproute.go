@@ -1,0 +1,102 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package builder
+
+import (
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1ac "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// HTTPRouteName is the name of the HTTPRoute of ms.
+func HTTPRouteName(ms *msv1.Microservice) string { return ms.Name }
+
+// RoutePort is the entry of spec.ports that a route sends traffic to: the
+// one named by spec.route.port, or the first.
+func RoutePort(ms *msv1.Microservice) (msv1.ServicePort, bool) {
+	if len(ms.Spec.Ports) == 0 {
+		return msv1.ServicePort{}, false
+	}
+	if ms.Spec.Route != nil && ms.Spec.Route.Port != "" {
+		for _, p := range ms.Spec.Ports {
+			if p.Name == ms.Spec.Route.Port {
+				return p, true
+			}
+		}
+		return msv1.ServicePort{}, false
+	}
+	return ms.Spec.Ports[0], true
+}
+
+// HTTPRoute is the desired HTTPRoute of ms, or nil when ms has no route (or no
+// port to route to, which admission already refuses).
+func HTTPRoute(ms *msv1.Microservice) *gwv1ac.HTTPRouteApplyConfiguration {
+	r := ms.Spec.Route
+	if r == nil {
+		return nil
+	}
+	port, ok := RoutePort(ms)
+	if !ok {
+		return nil
+	}
+	path := r.PathPrefix
+	if path == "" {
+		path = "/"
+	}
+
+	spec := gwv1ac.HTTPRouteSpec()
+	for _, p := range r.ParentRefs {
+		spec.WithParentRefs(parentRef(p))
+	}
+	for _, h := range r.Hostnames {
+		spec.WithHostnames(gwv1.Hostname(h))
+	}
+	spec.WithRules(gwv1ac.HTTPRouteRule().
+		WithMatches(gwv1ac.HTTPRouteMatch().
+			WithPath(gwv1ac.HTTPPathMatch().
+				WithType(gwv1.PathMatchPathPrefix).
+				WithValue(path))).
+		WithBackendRefs(gwv1ac.HTTPBackendRef().
+			WithGroup("").
+			WithKind("Service").
+			WithName(gwv1.ObjectName(ServiceName(ms))).
+			WithPort(port.Port).
+			WithWeight(1)))
+
+	return gwv1ac.HTTPRoute(HTTPRouteName(ms), ms.Namespace).
+		WithLabels(CommonLabels(ms)).
+		WithOwnerReferences(OwnerReference(ms)).
+		WithSpec(spec)
+}
+
+func parentRef(p msv1.ParentReference) *gwv1ac.ParentReferenceApplyConfiguration {
+	ref := gwv1ac.ParentReference().WithName(gwv1.ObjectName(p.Name))
+	if p.Namespace != "" {
+		ref.WithNamespace(gwv1.Namespace(p.Namespace))
+	}
+	if p.SectionName != "" {
+		ref.WithSectionName(gwv1.SectionName(p.SectionName))
+	}
+	if p.Group != "" {
+		ref.WithGroup(gwv1.Group(p.Group))
+	}
+	if p.Kind != "" {
+		ref.WithKind(gwv1.Kind(p.Kind))
+	}
+	return ref
+}

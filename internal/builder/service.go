@@ -1,0 +1,51 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package builder
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// ServiceName is the name of the Service that gives ms its stable address.
+func ServiceName(ms *msv1.Microservice) string { return ms.Name }
+
+// Service is the desired ClusterIP Service of ms. It selects every pod of the
+// service, and sends each port to the container port of the same name.
+func Service(ms *msv1.Microservice) *corev1ac.ServiceApplyConfiguration {
+	spec := corev1ac.ServiceSpec().
+		WithType(corev1.ServiceTypeClusterIP).
+		WithSelector(ServiceSelector(ms))
+	for _, p := range ms.Spec.Ports {
+		sp := corev1ac.ServicePort().
+			WithName(p.Name).
+			WithPort(p.Port).
+			WithTargetPort(intstr.FromString(p.Name)).
+			WithProtocol(protocol(p))
+		if p.AppProtocol != nil {
+			sp.WithAppProtocol(*p.AppProtocol)
+		}
+		spec.WithPorts(sp)
+	}
+	return corev1ac.Service(ServiceName(ms), ms.Namespace).
+		WithLabels(CommonLabels(ms)).
+		WithOwnerReferences(OwnerReference(ms)).
+		WithSpec(spec)
+}

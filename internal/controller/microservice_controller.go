@@ -1,0 +1,214 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controller holds the reconcilers of the operator.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/ssa"
+)
+
+// replicasHandoffManager is the field manager that holds spec.replicas of a
+// Deployment while it passes from the operator to the autoscaler.
+const replicasHandoffManager = "msvc-operator-replicas-handoff"
+
+// gatewayAPIRecheckInterval is how often a Microservice with a route checks
+// again whether the Gateway API has been installed.
+const gatewayAPIRecheckInterval = 2 * time.Minute
+
+// MicroserviceReconciler turns a Microservice into a Deployment, a Service, an
+// optional HorizontalPodAutoscaler and an optional Gateway API HTTPRoute.
+type MicroserviceReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+
+	applier *ssa.Applier
+	handoff *ssa.Applier
+	routes  *gatewayAPI
+}
+
+// +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings the children of one Microservice to the desired state and
+// writes its status, once, at the end.
+func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	log := logf.FromContext(ctx)
+
+	ms := &msv1.Microservice{}
+	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ms.DeletionTimestamp.IsZero() {
+		// Owner references let the garbage collector remove the children.
+		return ctrl.Result{}, nil
+	}
+
+	base := ms.DeepCopy()
+	var obs observation
+	defer func() {
+		computeStatus(ms, obs)
+		if err := r.patchStatus(ctx, base, ms); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+		r.recordTransitions(base, ms)
+	}()
+
+	obs, retErr = r.syncChildren(ctx, ms)
+	if retErr != nil {
+		if obs.applyErr != nil {
+			log.Error(retErr, "Child refused by the API server; waiting for a spec change")
+			return ctrl.Result{}, reconcile.TerminalError(retErr)
+		}
+		return ctrl.Result{}, retErr
+	}
+	if obs.gatewayAPIMissing {
+		return ctrl.Result{RequeueAfter: gatewayAPIRecheckInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// syncChildren applies every child ms asks for and deletes the ones it no
+// longer asks for, in a fixed order, stopping at the first error.
+func (r *MicroserviceReconciler) syncChildren(ctx context.Context, ms *msv1.Microservice) (observation, error) {
+	var obs observation
+	steps := []func(context.Context, *msv1.Microservice, *observation) error{
+		r.syncDeployment,
+		r.syncService,
+		r.syncAutoscaler,
+		r.syncRoute,
+	}
+	for _, step := range steps {
+		if err := step(ctx, ms, &obs); err != nil {
+			if isRefused(err) {
+				obs.applyErr = err
+			}
+			return obs, err
+		}
+	}
+	return obs, nil
+}
+
+// isRefused tells errors that only a spec change can fix from transient ones.
+func isRefused(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
+}
+
+// getLive reads obj from the cache; a missing object leaves obj at its zero value.
+func (r *MicroserviceReconciler) getLive(ctx context.Context, ms *msv1.Microservice, name string, obj client.Object) (bool, error) {
+	err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: name}, obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading %T %s/%s: %w", obj, ms.Namespace, name, err)
+	}
+	return true, nil
+}
+
+// deleteIfOwned deletes a child that ms no longer asks for.
+func (r *MicroserviceReconciler) deleteIfOwned(ctx context.Context, ms *msv1.Microservice, kind string, obj client.Object) error {
+	if !metav1IsControlledBy(obj, ms) {
+		return nil
+	}
+	logf.FromContext(ctx).Info("Deleting child that the spec no longer asks for", "kind", kind, "name", obj.GetName())
+	uid := obj.GetUID()
+	if err := r.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	r.applier.Forget(ssa.RefOf(kind, obj))
+	return nil
+}
+
+func (r *MicroserviceReconciler) patchStatus(ctx context.Context, base, ms *msv1.Microservice) error {
+	if equality.Semantic.DeepEqual(base.Status, ms.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, ms, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patching status of %s/%s: %w", ms.Namespace, ms.Name, client.IgnoreNotFound(err))
+	}
+	return nil
+}
+
+// recordTransitions emits events for users when the Microservice becomes
+// Stalled, recovers, or becomes Ready. Steady states emit nothing.
+func (r *MicroserviceReconciler) recordTransitions(before, after *msv1.Microservice) {
+	if r.Recorder == nil {
+		return
+	}
+	was := apimeta.FindStatusCondition(before.Status.Conditions, msv1.StalledCondition)
+	now := apimeta.FindStatusCondition(after.Status.Conditions, msv1.StalledCondition)
+	if now != nil && now.Status == "True" && (was == nil || was.Status != "True" || was.Message != now.Message) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+	}
+}
+
+// SetupWithManager registers the controller and its watches.
+func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.applier = &ssa.Applier{Client: mgr.GetClient(), Owner: ssa.FieldManager}
+	r.handoff = &ssa.Applier{Client: mgr.GetClient(), Owner: replicasHandoffManager}
+
+	// A child deleted by hand must be recreated: forget that it was applied.
+	forgetOnDelete := func(kind string) builder.Predicates {
+		return builder.WithPredicates(predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool {
+			r.applier.Forget(ssa.RefOf(kind, e.Object))
+			return true
+		}})
+	}
+	// Status-only updates of the Microservice (our own patches) need no reconcile.
+	specOrMetadataChanged := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{})
+
+	c, err := ctrl.NewControllerManagedBy(mgr).
+		For(&msv1.Microservice{}, builder.WithPredicates(specOrMetadataChanged)).
+		Owns(&appsv1.Deployment{}, forgetOnDelete("Deployment")).
+		Owns(&corev1.Service{}, forgetOnDelete("Service")).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, forgetOnDelete("HorizontalPodAutoscaler")).
+		WithOptions(opts).
+		Named("microservice").
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.routes = newGatewayAPI(mgr, c, func(obj client.Object) { r.applier.Forget(ssa.RefOf("HTTPRoute", obj)) })
+	return r.routes.watchIfServed(context.Background())
+}

@@ -1,0 +1,254 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+)
+
+// observation is what one reconcile saw of the children after applying them.
+type observation struct {
+	// deployment is the stable Deployment, nil when it does not exist.
+	deployment *appsv1.Deployment
+	// route is the HTTPRoute, nil when it does not exist.
+	route *gwv1.HTTPRoute
+	// gatewayAPIMissing is true when the Microservice asks for a route but the
+	// cluster does not serve HTTPRoutes.
+	gatewayAPIMissing bool
+	// applyErr is the error of a child the API server refused, nil when every
+	// child was applied.
+	applyErr error
+}
+
+// computeStatus writes the whole status of ms from what the reconcile observed.
+func computeStatus(ms *msv1.Microservice, obs observation) {
+	ms.Status.ObservedGeneration = ms.Generation
+	ms.Status.Selector = builder.SelectorString(ms)
+	ms.Status.URL = builder.URL(ms)
+	if d := obs.deployment; d != nil {
+		ms.Status.Replicas = d.Status.Replicas
+		ms.Status.ReadyReplicas = d.Status.ReadyReplicas
+		ms.Status.UpdatedReplicas = d.Status.UpdatedReplicas
+	} else {
+		ms.Status.Replicas, ms.Status.ReadyReplicas, ms.Status.UpdatedReplicas = 0, 0, 0
+	}
+
+	setAvailableCondition(ms, obs.deployment)
+	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
+	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing)
+	setReconcilingCondition(ms, obs.deployment)
+	setReadyCondition(ms)
+}
+
+func setCondition(ms *msv1.Microservice, t string, status metav1.ConditionStatus, reason, msg string) {
+	apimeta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{
+		Type:               t,
+		Status:             status,
+		Reason:             reason,
+		Message:            msg,
+		ObservedGeneration: ms.Generation,
+	})
+}
+
+// setAvailableCondition mirrors the Deployment's Available condition, once
+// the Deployment controller has observed the Deployment's latest generation.
+func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
+	if d == nil {
+		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentNotFound,
+			fmt.Sprintf("Deployment %s does not exist yet", builder.DeploymentName(ms)))
+		return
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonProgressing,
+			fmt.Sprintf("Deployment %s generation %d has not been observed by the Deployment controller yet", d.Name, d.Generation))
+		return
+	}
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	for _, c := range d.Status.Conditions {
+		if c.Type != appsv1.DeploymentAvailable {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			setCondition(ms, msv1.AvailableCondition, metav1.ConditionTrue, msv1.ReasonSucceeded,
+				fmt.Sprintf("%d of %d pods available", d.Status.AvailableReplicas, want))
+			return
+		}
+		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable,
+			fmt.Sprintf("%d of %d pods available: %s", d.Status.AvailableReplicas, want, c.Message))
+		return
+	}
+	setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable,
+		fmt.Sprintf("Deployment %s has not reported availability yet", d.Name))
+}
+
+// setRouteAcceptedCondition reports whether every parent of the route
+// accepted it. The condition is removed when ms has no route.
+func setRouteAcceptedCondition(ms *msv1.Microservice, route *gwv1.HTTPRoute, gatewayAPIMissing bool) {
+	if ms.Spec.Route == nil {
+		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.RouteAcceptedCondition)
+		return
+	}
+	if gatewayAPIMissing {
+		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionFalse, msv1.ReasonGatewayAPINotInstalled,
+			"The cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute: install the Gateway API CRDs, or remove spec.route")
+		return
+	}
+	if route == nil {
+		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionUnknown, msv1.ReasonRoutePending,
+			fmt.Sprintf("HTTPRoute %s does not exist yet", builder.HTTPRouteName(ms)))
+		return
+	}
+	var pending, refused []string
+	for _, ref := range ms.Spec.Route.ParentRefs {
+		name := parentName(ms, ref)
+		accepted := findAccepted(ms, route, ref)
+		switch {
+		case accepted == nil:
+			pending = append(pending, name)
+		case accepted.Status != metav1.ConditionTrue:
+			refused = append(refused, fmt.Sprintf("%s (%s: %s)", name, accepted.Reason, accepted.Message))
+		}
+	}
+	switch {
+	case len(refused) > 0:
+		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionFalse, msv1.ReasonRouteNotAccepted,
+			"Route refused by "+strings.Join(refused, "; "))
+	case len(pending) > 0:
+		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionUnknown, msv1.ReasonRoutePending,
+			"Waiting for the Gateway controller to accept the route on "+strings.Join(pending, ", "))
+	default:
+		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionTrue, msv1.ReasonSucceeded,
+			fmt.Sprintf("Route accepted by %d parent(s)", len(ms.Spec.Route.ParentRefs)))
+	}
+}
+
+func parentName(ms *msv1.Microservice, ref msv1.ParentReference) string {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = ms.Namespace
+	}
+	return ns + "/" + ref.Name
+}
+
+// findAccepted returns the Accepted condition that a parent reported for the
+// route's current generation, or nil when it has not reported on it.
+func findAccepted(ms *msv1.Microservice, route *gwv1.HTTPRoute, ref msv1.ParentReference) *metav1.Condition {
+	for i := range route.Status.Parents {
+		p := &route.Status.Parents[i]
+		if string(p.ParentRef.Name) != ref.Name {
+			continue
+		}
+		ns := ms.Namespace
+		if p.ParentRef.Namespace != nil {
+			ns = string(*p.ParentRef.Namespace)
+		}
+		wantNS := ref.Namespace
+		if wantNS == "" {
+			wantNS = ms.Namespace
+		}
+		if ns != wantNS || string(ptr.Deref(p.ParentRef.SectionName, "")) != ref.SectionName {
+			continue
+		}
+		c := apimeta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionAccepted))
+		if c != nil && c.ObservedGeneration >= route.Generation {
+			return c
+		}
+	}
+	return nil
+}
+
+// setStalledCondition is True when the operator cannot go on without a human:
+// the API server refused a child, or a route is asked for on a cluster
+// without the Gateway API.
+func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissing bool) {
+	switch {
+	case applyErr != nil:
+		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonApplyFailed, applyErr.Error())
+	case gatewayAPIMissing:
+		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled,
+			"spec.route is set but the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute")
+	default:
+		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.StalledCondition)
+	}
+}
+
+// setReconcilingCondition is True while the Deployment rolls out or scales,
+// and absent once it has settled or when the operator is stalled.
+func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
+	if apimeta.IsStatusConditionTrue(ms.Status.Conditions, msv1.StalledCondition) {
+		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.ReconcilingCondition)
+		return
+	}
+	if d == nil {
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing, "Creating the Deployment")
+		return
+	}
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	switch {
+	case d.Status.ObservedGeneration < d.Generation:
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing,
+			"Waiting for the Deployment controller to observe the new generation")
+	case d.Status.UpdatedReplicas < want:
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing,
+			fmt.Sprintf("Rolling out: %d of %d pods updated", d.Status.UpdatedReplicas, want))
+	case d.Status.Replicas > d.Status.UpdatedReplicas:
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing,
+			fmt.Sprintf("Rolling out: %d old pods still running", d.Status.Replicas-d.Status.UpdatedReplicas))
+	case d.Status.AvailableReplicas < want:
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing,
+			fmt.Sprintf("Scaling: %d of %d pods available", d.Status.AvailableReplicas, want))
+	default:
+		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.ReconcilingCondition)
+	}
+}
+
+// setReadyCondition summarises: Ready is True when the workload is available,
+// the route (if any) is accepted and the operator is not stalled.
+func setReadyCondition(ms *msv1.Microservice) {
+	checks := []string{msv1.StalledCondition, msv1.AvailableCondition}
+	if ms.Spec.Route != nil {
+		checks = append(checks, msv1.RouteAcceptedCondition)
+	}
+	for _, t := range checks {
+		c := apimeta.FindStatusCondition(ms.Status.Conditions, t)
+		bad := c == nil || c.Status != metav1.ConditionTrue
+		if t == msv1.StalledCondition {
+			bad = c != nil && c.Status == metav1.ConditionTrue
+		}
+		if !bad {
+			continue
+		}
+		reason, msg := msv1.ReasonNotReady, t+" condition is missing"
+		if c != nil {
+			reason, msg = c.Reason, c.Message
+		}
+		setCondition(ms, msv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
+		return
+	}
+	setCondition(ms, msv1.ReadyCondition, metav1.ConditionTrue, msv1.ReasonSucceeded, "Microservice is available")
+}

@@ -1,0 +1,121 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+)
+
+// syncDeployment applies the stable Deployment. When autoscaling has just been
+// turned on, spec.replicas is first handed to a separate field manager so that
+// the operator can stop applying it without the pods scaling down to 1.
+func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
+	live := &appsv1.Deployment{}
+	found, err := r.getLive(ctx, ms, builder.DeploymentName(ms), live)
+	if err != nil {
+		return err
+	}
+	if found {
+		obs.deployment = live
+	}
+	decision := builder.DecideReplicas(ms)
+	if found && builder.NeedsReplicasHandoff(decision, live) {
+		logf.FromContext(ctx).Info("Handing spec.replicas of the Deployment to the autoscaler", "replicas", live.Spec.Replicas)
+		if _, err := r.handoff.Apply(ctx, builder.ReplicasHandoff(ms, live), live); err != nil {
+			return err
+		}
+	}
+	if _, err := r.applier.Apply(ctx, builder.Deployment(ms, decision), live); err != nil {
+		return err
+	}
+	obs.deployment = live
+	return nil
+}
+
+// syncService applies the Service that gives ms its stable address.
+func (r *MicroserviceReconciler) syncService(ctx context.Context, ms *msv1.Microservice, _ *observation) error {
+	live := &corev1.Service{}
+	if _, err := r.getLive(ctx, ms, builder.ServiceName(ms), live); err != nil {
+		return err
+	}
+	_, err := r.applier.Apply(ctx, builder.Service(ms), live)
+	return err
+}
+
+// syncAutoscaler applies the HorizontalPodAutoscaler, or deletes it when
+// autoscaling has been turned off.
+func (r *MicroserviceReconciler) syncAutoscaler(ctx context.Context, ms *msv1.Microservice, _ *observation) error {
+	live := &autoscalingv2.HorizontalPodAutoscaler{}
+	found, err := r.getLive(ctx, ms, builder.HPAName(ms), live)
+	if err != nil {
+		return err
+	}
+	desired := builder.HorizontalPodAutoscaler(ms)
+	if desired == nil {
+		if found {
+			return r.deleteIfOwned(ctx, ms, "HorizontalPodAutoscaler", live)
+		}
+		return nil
+	}
+	_, err = r.applier.Apply(ctx, desired, live)
+	return err
+}
+
+// syncRoute applies the HTTPRoute, or deletes it when the route has been
+// removed. Without the Gateway API in the cluster, a Microservice that asks
+// for a route is reported and everything else goes on.
+func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
+	served, err := r.routes.served(ctx)
+	if err != nil {
+		return err
+	}
+	desired := builder.HTTPRoute(ms)
+	if !served {
+		obs.gatewayAPIMissing = desired != nil
+		return nil
+	}
+	live := &gwv1.HTTPRoute{}
+	found, err := r.getLive(ctx, ms, builder.HTTPRouteName(ms), live)
+	if err != nil {
+		return err
+	}
+	if desired == nil {
+		if found {
+			return r.deleteIfOwned(ctx, ms, "HTTPRoute", live)
+		}
+		return nil
+	}
+	if _, err := r.applier.Apply(ctx, desired, live); err != nil {
+		return err
+	}
+	obs.route = live
+	return nil
+}
+
+func metav1IsControlledBy(obj metav1.Object, owner *msv1.Microservice) bool {
+	return metav1.IsControlledBy(obj, owner)
+}

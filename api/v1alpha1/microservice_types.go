@@ -28,8 +28,8 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.route) || !has(self.route.port) || self.ports.exists(p, p.name == self.route.port)",message="spec.route.port must name one of the entries in spec.ports"
 type MicroserviceSpec struct {
 	// Image is the container image reference, for example ghcr.io/acme/checkout:1.4.2.
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.size() > 0",message="spec.image is required: set it to a container image such as ghcr.io/acme/app:1.0"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\s')",message="spec.image must not contain whitespace"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith(':') && !self.startsWith('@') && !self.endsWith(':') && !self.endsWith('@')",message="spec.image must be a reference such as registry.example.com/team/app:1.0 (no leading or trailing ':' or '@')"
 	// +required
@@ -55,6 +55,7 @@ type MicroserviceSpec struct {
 	// Ports are the ports the service listens on. Each becomes a port of the
 	// Service and of the container.
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.name == p.name))",message="spec.ports[].name must be unique: give each entry its own name"
 	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.port == p.port))",message="spec.ports[].port must be unique: give each entry its own port number"
 	// +listType=map
 	// +listMapKey=name

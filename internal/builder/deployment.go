@@ -129,7 +129,7 @@ func Container(ms *msv1.Microservice) *corev1ac.ContainerApplyConfiguration {
 		c.WithPorts(corev1ac.ContainerPort().
 			WithName(p.Name).
 			WithContainerPort(containerPort(p)).
-			WithProtocol(protocol(p)))
+			WithProtocol(Protocol(p)))
 	}
 	for i := range s.Env {
 		c.WithEnv(envVar(&s.Env[i]))
@@ -161,7 +161,8 @@ func containerPort(p msv1.ServicePort) int32 {
 	return p.Port
 }
 
-func protocol(p msv1.ServicePort) corev1.Protocol {
+// Protocol is the protocol of a port, TCP unless set.
+func Protocol(p msv1.ServicePort) corev1.Protocol {
 	if p.Protocol == "" {
 		return corev1.ProtocolTCP
 	}

@@ -33,19 +33,27 @@ func Service(ms *msv1.Microservice) *corev1ac.ServiceApplyConfiguration {
 	spec := corev1ac.ServiceSpec().
 		WithType(corev1.ServiceTypeClusterIP).
 		WithSelector(ServiceSelector(ms))
-	for _, p := range ms.Spec.Ports {
-		sp := corev1ac.ServicePort().
-			WithName(p.Name).
-			WithPort(p.Port).
-			WithTargetPort(intstr.FromString(p.Name)).
-			WithProtocol(protocol(p))
-		if p.AppProtocol != nil {
-			sp.WithAppProtocol(*p.AppProtocol)
-		}
-		spec.WithPorts(sp)
+	for _, p := range ServicePorts(ms) {
+		spec.WithPorts(convert[corev1ac.ServicePortApplyConfiguration](p))
 	}
 	return corev1ac.Service(ServiceName(ms), ms.Namespace).
 		WithLabels(CommonLabels(ms)).
 		WithOwnerReferences(OwnerReference(ms)).
 		WithSpec(spec)
+}
+
+// ServicePorts are the ports of ms's Service. Each sends traffic to the
+// container port of the same name.
+func ServicePorts(ms *msv1.Microservice) []corev1.ServicePort {
+	ports := make([]corev1.ServicePort, 0, len(ms.Spec.Ports))
+	for _, p := range ms.Spec.Ports {
+		ports = append(ports, corev1.ServicePort{
+			Name:        p.Name,
+			Port:        p.Port,
+			TargetPort:  intstr.FromString(p.Name),
+			Protocol:    Protocol(p),
+			AppProtocol: p.AppProtocol,
+		})
+	}
+	return ports
 }

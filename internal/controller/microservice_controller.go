@@ -57,9 +57,10 @@ type MicroserviceReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 
-	applier *ssa.Applier
-	handoff *ssa.Applier
-	routes  *gatewayAPI
+	applier  *ssa.Applier
+	handoff  *ssa.Applier
+	routes   *gatewayAPI
+	statuses statusMemo
 }
 
 // +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch
@@ -77,8 +78,12 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 	ms := &msv1.Microservice{}
 	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statuses.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	r.statuses.restore(ms)
 	if !ms.DeletionTimestamp.IsZero() {
 		// Owner references let the garbage collector remove the children.
 		return ctrl.Result{}, nil
@@ -164,9 +169,11 @@ func (r *MicroserviceReconciler) patchStatus(ctx context.Context, base, ms *msv1
 	if equality.Semantic.DeepEqual(base.Status, ms.Status) {
 		return nil
 	}
+	rvBefore := ms.ResourceVersion
 	if err := r.Status().Patch(ctx, ms, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("patching status of %s/%s: %w", ms.Namespace, ms.Name, client.IgnoreNotFound(err))
 	}
+	r.statuses.record(ms, rvBefore)
 	return nil
 }
 

@@ -18,16 +18,19 @@ package controller
 
 import (
 	"context"
+	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/ssa"
 )
 
 // syncDeployment applies the stable Deployment. When autoscaling has just been
@@ -59,11 +62,51 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 // syncService applies the Service that gives ms its stable address.
 func (r *MicroserviceReconciler) syncService(ctx context.Context, ms *msv1.Microservice, _ *observation) error {
 	live := &corev1.Service{}
-	if _, err := r.getLive(ctx, ms, builder.ServiceName(ms), live); err != nil {
+	found, err := r.getLive(ctx, ms, builder.ServiceName(ms), live)
+	if err != nil {
 		return err
 	}
-	_, err := r.applier.Apply(ctx, builder.Service(ms), live)
+	if found {
+		if err := r.removeForeignPorts(ctx, ms, live); err != nil {
+			return err
+		}
+	}
+	_, err = r.applier.Apply(ctx, builder.Service(ms), live)
 	return err
+}
+
+// removeForeignPorts drops ports that are not in the spec from the live
+// Service. Service ports are keyed by port number and protocol, so a port
+// renumbered by hand is a new entry that server-side apply would keep next
+// to the operator's own, and two entries with one name make the Service
+// invalid. The operator owns the whole port list of its Service.
+func (r *MicroserviceReconciler) removeForeignPorts(ctx context.Context, ms *msv1.Microservice, live *corev1.Service) error {
+	desired := builder.ServicePorts(ms)
+	want := map[string]bool{}
+	for _, p := range desired {
+		want[portKey(p.Port, p.Protocol)] = true
+	}
+	foreign := false
+	for _, p := range live.Spec.Ports {
+		foreign = foreign || !want[portKey(p.Port, p.Protocol)]
+	}
+	if !foreign || len(desired) == 0 {
+		return nil
+	}
+	logf.FromContext(ctx).Info("Replacing Service ports that are not in the spec", "service", live.Name)
+	base := live.DeepCopy()
+	live.Spec.Ports = desired
+	if err := r.Patch(ctx, live, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(ssa.FieldManager)); err != nil {
+		return fmt.Errorf("removing foreign ports of Service %s/%s: %w", live.Namespace, live.Name, err)
+	}
+	return nil
+}
+
+func portKey(port int32, protocol corev1.Protocol) string {
+	if protocol == "" {
+		protocol = corev1.ProtocolTCP
+	}
+	return fmt.Sprintf("%d/%s", port, protocol)
 }
 
 // syncAutoscaler applies the HorizontalPodAutoscaler, or deletes it when

@@ -1,0 +1,258 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// The suite runs the real manager against envtest's kube-apiserver and etcd,
+// built from Go modules by hack/kube-bins.sh (make test sets KUBEBUILDER_ASSETS).
+// envtest runs no kube-controller-manager: tests play the Deployment, HPA and
+// Gateway controllers by writing status, and the garbage collector is proved
+// by the end-to-end suite.
+
+var (
+	ctx       context.Context
+	cancel    context.CancelFunc
+	k8sClient client.Client
+	scheme    *runtime.Scheme
+	env       *operatorEnv
+)
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controller Suite")
+}
+
+// operatorEnv is one API server with the operator running against it.
+type operatorEnv struct {
+	testEnv *envtest.Environment
+	cfg     *rest.Config
+	mgr     ctrl.Manager
+	writes  *writeCounter
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// startOperatorEnv starts an API server with the given CRDs and runs the
+// operator's manager against it, exactly as cmd/main.go configures it.
+func startOperatorEnv(crdPaths []string) *operatorEnv {
+	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
+		"KUBEBUILDER_ASSETS is not set: run the tests with 'make test', which builds kube-apiserver and etcd")
+	e := &operatorEnv{
+		testEnv: &envtest.Environment{
+			CRDDirectoryPaths:     crdPaths,
+			ErrorIfCRDPathMissing: true,
+		},
+		writes: &writeCounter{},
+		done:   make(chan struct{}),
+	}
+	cfg, err := e.testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	e.cfg = cfg
+
+	// The manager's requests go through a counter, so tests can assert how
+	// many writes a reconcile made.
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: e.writes} })
+
+	e.mgr, err = ctrl.NewManager(mgrCfg, ctrl.Options{
+		Scheme:  scheme,
+		Cache:   CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		// Two managers run in this process (with and without the Gateway API).
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	r := &MicroserviceReconciler{Client: e.mgr.GetClient(), Recorder: e.mgr.GetEventRecorder("msvc-operator")}
+	Expect(r.SetupWithManager(e.mgr, controller.Options{MaxConcurrentReconciles: 2})).To(Succeed())
+
+	mgrCtx, stop := context.WithCancel(ctx)
+	e.stop = stop
+	go func() {
+		defer GinkgoRecover()
+		defer close(e.done)
+		Expect(e.mgr.Start(mgrCtx)).To(Succeed())
+	}()
+	return e
+}
+
+func (e *operatorEnv) Stop() {
+	e.stop()
+	<-e.done
+	Expect(e.testEnv.Stop()).To(Succeed())
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.TODO())
+
+	var err error
+	scheme, err = NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+
+	env = startOperatorEnv(append([]string{projectCRDs()}, gatewayAPICRDs()...))
+	k8sClient, err = client.New(env.cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	if env != nil {
+		env.Stop()
+	}
+	cancel()
+})
+
+// projectCRDs is the folder of the CRDs that make manifests generates.
+func projectCRDs() string {
+	return filepath.Join("..", "..", "config", "crd", "bases")
+}
+
+// gatewayAPICRDs are the standard-channel Gateway API CRDs, read from the
+// gateway-api module that go.mod pins, so that the tests install exactly the
+// API version the operator is built against.
+func gatewayAPICRDs() []string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	Expect(err).NotTo(HaveOccurred(), "finding the gateway-api module (go mod download may be needed)")
+	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
+	var files []string
+	for _, kind := range []string{"gatewayclasses", "gateways", "httproutes", "referencegrants"} {
+		files = append(files, filepath.Join(dir, "gateway.networking.k8s.io_"+kind+".yaml"))
+	}
+	return files
+}
+
+// newNamespace creates a namespace of its own for one test.
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ms-test-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+// writeKey is one kind of write request.
+type writeKey struct {
+	verb, namespace, resource string
+}
+
+// writeCounter counts the manager's write requests, by verb, namespace and resource.
+type writeCounter struct {
+	mu     sync.Mutex
+	counts map[writeKey]int
+}
+
+func (w *writeCounter) add(k writeKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.counts == nil {
+		w.counts = map[writeKey]int{}
+	}
+	w.counts[k]++
+}
+
+// Snapshot copies the counts so far.
+func (w *writeCounter) Snapshot() map[writeKey]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[writeKey]int, len(w.counts))
+	for k, v := range w.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Since returns the writes in namespace made after the snapshot before, as
+// "VERB resource[/subresource]" -> count.
+func (w *writeCounter) Since(before map[writeKey]int, namespace string) map[string]int {
+	out := map[string]int{}
+	for k, v := range w.Snapshot() {
+		if d := v - before[k]; d > 0 && k.namespace == namespace {
+			out[k.verb+" "+k.resource] = d
+		}
+	}
+	return out
+}
+
+type countingTransport struct {
+	next    http.RoundTripper
+	counter *writeCounter
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		ns, resource := describePath(req.URL.Path)
+		t.counter.add(writeKey{verb: req.Method, namespace: ns, resource: resource})
+	}
+	return t.next.RoundTrip(req)
+}
+
+// describePath turns /apis/apps/v1/namespaces/ns/deployments/name/scale into
+// ("ns", "deployments/scale").
+func describePath(path string) (namespace, resource string) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+2 < len(parts); i++ {
+		if parts[i] == "namespaces" {
+			rest := parts[i+2:]
+			resource = rest[0]
+			if len(rest) > 2 {
+				resource += "/" + rest[2]
+			}
+			return parts[i+1], resource
+		}
+	}
+	return "", path
+}
+
+var _ = Describe("the test harness", func() {
+	It("counts writes by namespace and resource", func() {
+		ns, res := describePath("/apis/apps/v1/namespaces/a/deployments/x/scale")
+		Expect([]string{ns, res}).To(Equal([]string{"a", "deployments/scale"}))
+		ns, res = describePath("/api/v1/namespaces/a/services/x")
+		Expect([]string{ns, res}).To(Equal([]string{"a", "services"}))
+		w := &writeCounter{}
+		w.add(writeKey{"PATCH", "a", "deployments"})
+		before := w.Snapshot()
+		w.add(writeKey{"PATCH", "a", "deployments"})
+		w.add(writeKey{"PATCH", "b", "deployments"})
+		Expect(w.Since(before, "a")).To(Equal(map[string]int{"PATCH deployments": 1}))
+	})
+})
+

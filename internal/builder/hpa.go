@@ -19,8 +19,8 @@ package builder
 import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/utils/ptr"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
+	"k8s.io/utils/ptr"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )

@@ -255,4 +255,3 @@ var _ = Describe("the test harness", func() {
 		Expect(w.Since(before, "a")).To(Equal(map[string]int{"PATCH deployments": 1}))
 	})
 })
-

@@ -1,0 +1,241 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+func testMS() *msv1.Microservice {
+	return &msv1.Microservice{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop", Generation: 3},
+		Spec:       msv1.MicroserviceSpec{Image: "x", Ports: []msv1.ServicePort{{Name: "http", Port: 80}}},
+	}
+}
+
+func deployment(generation, observed int64, replicas, updated, available int32, availableCond corev1.ConditionStatus) *appsv1.Deployment {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Generation: generation},
+		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(replicas)},
+		Status: appsv1.DeploymentStatus{
+			ObservedGeneration: observed, Replicas: updated, UpdatedReplicas: updated, AvailableReplicas: available, ReadyReplicas: available,
+		},
+	}
+	if availableCond != "" {
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: availableCond, Message: "Deployment does not have minimum availability."}}
+	}
+	return d
+}
+
+type wantCond struct {
+	status  metav1.ConditionStatus // "" means absent
+	reason  string
+	message string // substring
+}
+
+func checkCond(t *testing.T, ms *msv1.Microservice, typ string, want wantCond) {
+	t.Helper()
+	c := apimeta.FindStatusCondition(ms.Status.Conditions, typ)
+	if want.status == "" {
+		if c != nil {
+			t.Fatalf("%s = %+v, want absent", typ, c)
+		}
+		return
+	}
+	if c == nil {
+		t.Fatalf("%s absent, want %s/%s", typ, want.status, want.reason)
+	}
+	if c.Status != want.status || c.Reason != want.reason || !strings.Contains(c.Message, want.message) {
+		t.Fatalf("%s = %s/%s %q, want %s/%s containing %q", typ, c.Status, c.Reason, c.Message, want.status, want.reason, want.message)
+	}
+	if c.ObservedGeneration != ms.Generation {
+		t.Fatalf("%s observedGeneration = %d, want %d", typ, c.ObservedGeneration, ms.Generation)
+	}
+}
+
+func TestSetAvailableCondition(t *testing.T) {
+	tests := []struct {
+		name string
+		d    *appsv1.Deployment
+		want wantCond
+	}{
+		{"no deployment", nil, wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentNotFound, "does not exist yet"}},
+		{"generation not observed", deployment(2, 1, 2, 2, 2, corev1.ConditionTrue), wantCond{metav1.ConditionFalse, msv1.ReasonProgressing, "generation 2"}},
+		{"no condition yet", deployment(1, 1, 2, 0, 0, ""), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "not reported availability"}},
+		{"unavailable", deployment(1, 1, 3, 3, 1, corev1.ConditionFalse), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "1 of 3 pods available"}},
+		{"available", deployment(1, 1, 3, 3, 3, corev1.ConditionTrue), wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "3 of 3 pods available"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := testMS()
+			setAvailableCondition(ms, tt.d)
+			checkCond(t, ms, msv1.AvailableCondition, tt.want)
+		})
+	}
+}
+
+func routeWithParents(generation int64, parents ...gwv1.RouteParentStatus) *gwv1.HTTPRoute {
+	return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Generation: generation}, Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: parents}}}
+}
+
+func parentStatus(name, ns string, status metav1.ConditionStatus, reason string, observed int64) gwv1.RouteParentStatus {
+	var nsp *gwv1.Namespace
+	if ns != "" {
+		nsp = ptr.To(gwv1.Namespace(ns))
+	}
+	return gwv1.RouteParentStatus{
+		ParentRef:  gwv1.ParentReference{Name: gwv1.ObjectName(name), Namespace: nsp},
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: status, Reason: reason, Message: "m", ObservedGeneration: observed}},
+	}
+}
+
+func TestSetRouteAcceptedCondition(t *testing.T) {
+	parents := []msv1.ParentReference{{Name: "public", Namespace: "gateway-system"}, {Name: "internal"}}
+	tests := []struct {
+		name    string
+		route   *msv1.Route
+		live    *gwv1.HTTPRoute
+		missing bool
+		want    wantCond
+	}{
+		{"no route asked for", nil, nil, false, wantCond{}},
+		{"gateway API missing", &msv1.Route{ParentRefs: parents}, nil, true, wantCond{metav1.ConditionFalse, msv1.ReasonGatewayAPINotInstalled, "install the Gateway API CRDs"}},
+		{"route not created yet", &msv1.Route{ParentRefs: parents}, nil, false, wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "does not exist yet"}},
+		{"no parent reported", &msv1.Route{ParentRefs: parents}, routeWithParents(1), false,
+			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "gateway-system/public, shop/internal"}},
+		{"one parent of two accepted", &msv1.Route{ParentRefs: parents}, routeWithParents(1, parentStatus("public", "gateway-system", "True", "Accepted", 1)), false,
+			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "shop/internal"}},
+		{"report for an older generation", &msv1.Route{ParentRefs: parents[:1]}, routeWithParents(2, parentStatus("public", "gateway-system", "True", "Accepted", 1)), false,
+			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "gateway-system/public"}},
+		{"one parent refused", &msv1.Route{ParentRefs: parents}, routeWithParents(1,
+			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "False", "NotAllowedByListeners", 1)), false,
+			wantCond{metav1.ConditionFalse, msv1.ReasonRouteNotAccepted, "shop/internal (NotAllowedByListeners: m)"}},
+		{"same name in another namespace does not count", &msv1.Route{ParentRefs: parents[:1]}, routeWithParents(1, parentStatus("public", "other", "True", "Accepted", 1)), false,
+			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "gateway-system/public"}},
+		{"all accepted", &msv1.Route{ParentRefs: parents}, routeWithParents(1,
+			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "True", "Accepted", 1)), false,
+			wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "2 parent(s)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := testMS()
+			ms.Spec.Route = tt.route
+			setRouteAcceptedCondition(ms, tt.live, tt.missing)
+			checkCond(t, ms, msv1.RouteAcceptedCondition, tt.want)
+		})
+	}
+}
+
+func TestSetStalledCondition(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		missing bool
+		want    wantCond
+	}{
+		{"healthy", nil, false, wantCond{}},
+		{"child refused", errors.New(`Deployment "checkout" is invalid`), false, wantCond{metav1.ConditionTrue, msv1.ReasonApplyFailed, "is invalid"}},
+		{"gateway API missing", nil, true, wantCond{metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled, "spec.route is set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := testMS()
+			setStalledCondition(ms, tt.err, tt.missing)
+			checkCond(t, ms, msv1.StalledCondition, tt.want)
+		})
+	}
+	t.Run("cleared once fixed", func(t *testing.T) {
+		ms := testMS()
+		setStalledCondition(ms, errors.New("x"), false)
+		setStalledCondition(ms, nil, false)
+		checkCond(t, ms, msv1.StalledCondition, wantCond{})
+	})
+}
+
+func TestSetReconcilingCondition(t *testing.T) {
+	tests := []struct {
+		name    string
+		d       *appsv1.Deployment
+		stalled bool
+		want    wantCond
+	}{
+		{"creating", nil, false, wantCond{metav1.ConditionTrue, msv1.ReasonProgressing, "Creating"}},
+		{"new generation", deployment(2, 1, 3, 3, 3, "True"), false, wantCond{metav1.ConditionTrue, msv1.ReasonProgressing, "observe the new generation"}},
+		{"rolling out", deployment(2, 2, 3, 1, 3, "True"), false, wantCond{metav1.ConditionTrue, msv1.ReasonProgressing, "1 of 3 pods updated"}},
+		{"scaling up", deployment(2, 2, 3, 3, 2, "True"), false, wantCond{metav1.ConditionTrue, msv1.ReasonProgressing, "2 of 3 pods available"}},
+		{"settled", deployment(2, 2, 3, 3, 3, "True"), false, wantCond{}},
+		{"stalled wins", nil, true, wantCond{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := testMS()
+			if tt.stalled {
+				setStalledCondition(ms, errors.New("refused"), false)
+			}
+			setReconcilingCondition(ms, tt.d)
+			checkCond(t, ms, msv1.ReconcilingCondition, tt.want)
+		})
+	}
+	t.Run("old pods still running", func(t *testing.T) {
+		ms := testMS()
+		d := deployment(2, 2, 3, 3, 3, "True")
+		d.Status.Replicas = 4
+		setReconcilingCondition(ms, d)
+		checkCond(t, ms, msv1.ReconcilingCondition, wantCond{metav1.ConditionTrue, msv1.ReasonProgressing, "1 old pods"})
+	})
+}
+
+func TestSetReadyCondition(t *testing.T) {
+	available := deployment(1, 1, 2, 2, 2, "True")
+	accepted := routeWithParents(1, parentStatus("public", "", "True", "Accepted", 1))
+	tests := []struct {
+		name  string
+		route bool
+		obs   observation
+		want  wantCond
+	}{
+		{"available, no route", false, observation{deployment: available}, wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "available"}},
+		{"unavailable", false, observation{deployment: deployment(1, 1, 2, 2, 1, "False")}, wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "1 of 2"}},
+		{"route pending", true, observation{deployment: available, route: routeWithParents(1)}, wantCond{metav1.ConditionFalse, msv1.ReasonRoutePending, "Waiting"}},
+		{"route accepted", true, observation{deployment: available, route: accepted}, wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, ""}},
+		{"stalled", false, observation{deployment: available, applyErr: errors.New("Service is invalid")}, wantCond{metav1.ConditionFalse, msv1.ReasonApplyFailed, "Service is invalid"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := testMS()
+			if tt.route {
+				ms.Spec.Route = &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}}
+			}
+			computeStatus(ms, tt.obs)
+			checkCond(t, ms, msv1.ReadyCondition, tt.want)
+			if ms.Status.ObservedGeneration != ms.Generation {
+				t.Fatalf("observedGeneration = %d", ms.Status.ObservedGeneration)
+			}
+		})
+	}
+}

@@ -47,9 +47,13 @@ vet: ## Run go vet.
 kube-bins: ## Build kube-apiserver and etcd for envtest from Go modules (cached in .cache/kube-bins).
 	hack/kube-bins.sh kube-apiserver etcd
 
+.PHONY: prometheus
+prometheus: ## Install Prometheus (Debian's package) for the analysis tests, if it is missing.
+	hack/ensure-prometheus.sh >/dev/null
+
 .PHONY: test
-test: manifests generate vet kube-bins ## Run every test: unit tests and the envtest suites on a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$(KUBE_BINS)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
+test: manifests generate vet kube-bins prometheus ## Run every test: unit tests, envtest suites on a real kube-apiserver and etcd, analysis against a real Prometheus.
+	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated code (CRDs, RBAC, deepcopy) or go.mod is stale or code is unformatted.

@@ -45,6 +45,7 @@ func main() {
 		maxConcurrentReconciles int
 		qps                     float64
 		burst                   int
+		prometheusAddress       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (use :8080 with --metrics-secure=false for plain HTTP, 0 to disable).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to clients authenticated and authorised by the API server.")
@@ -55,6 +56,7 @@ func main() {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Microservices reconciled in parallel.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Sustained requests per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server.")
+	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -97,8 +99,9 @@ func main() {
 	}
 
 	r := &mscontroller.MicroserviceReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("msvc-operator"),
+		Client:                   mgr.GetClient(),
+		Recorder:                 mgr.GetEventRecorder("msvc-operator"),
+		DefaultPrometheusAddress: prometheusAddress,
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}); err != nil {
 		log.Error(err, "Unable to set up the Microservice controller")

@@ -35,6 +35,10 @@ const (
 	// desired state, for example while the Deployment rolls out.
 	ReconcilingCondition = "Reconciling"
 
+	// DegradedCondition is True when the last canary was rolled back; its
+	// message lists the metric values that failed.
+	DegradedCondition = "Degraded"
+
 	// StalledCondition is True when the operator cannot make progress without a
 	// change by a human, for example when the API server refuses a child.
 	StalledCondition = "Stalled"
@@ -68,6 +72,15 @@ const (
 
 	// ReasonApplyFailed means the API server refused a child object.
 	ReasonApplyFailed = "ApplyFailed"
+
+	// ReasonRolloutInProgress means a canary is being delivered.
+	ReasonRolloutInProgress = "RolloutInProgress"
+
+	// ReasonRolledBack means the canary's analysis failed and it was removed.
+	ReasonRolledBack = "RolledBack"
+
+	// ReasonAborted means a human aborted the canary.
+	ReasonAborted = "Aborted"
 
 	// ReasonNotReady is the Ready reason when a sub-condition is not True.
 	ReasonNotReady = "NotReady"

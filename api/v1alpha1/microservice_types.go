@@ -115,6 +115,11 @@ type MicroserviceSpec struct {
 	// Route, when set, exposes the service through a Gateway API HTTPRoute.
 	// +optional
 	Route *Route `json:"route,omitempty"`
+
+	// Rollout says how a new version of the pod template is delivered:
+	// a rolling update (the default) or canary steps.
+	// +optional
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // ServicePort is a port the service listens on.
@@ -291,6 +296,10 @@ type MicroserviceStatus struct {
 	// that other services use to call it.
 	// +optional
 	URL string `json:"url,omitempty"`
+
+	// Rollout is the state of canary delivery; absent with RollingUpdate.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // Microservice is one service of an application: a workload, its in-cluster
@@ -303,6 +312,8 @@ type MicroserviceStatus struct {
 // +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.image`
 // +kubebuilder:printcolumn:name="Ready Replicas",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.rollout.phase`
+// +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.rollout.canaryWeight`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="metadata.name must be at most 56 characters: the operator derives Service and Deployment names from it"

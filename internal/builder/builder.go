@@ -96,11 +96,3 @@ func URL(ms *msv1.Microservice) string {
 	}
 	return fmt.Sprintf("%s://%s.%s.svc.cluster.local:%d", scheme, ms.Name, ms.Namespace, p.Port)
 }
-
-func copyMap(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
-}

@@ -21,7 +21,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/utils/ptr"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
@@ -75,25 +74,10 @@ func ReplicasHandoff(ms *msv1.Microservice, live *appsv1.Deployment) *appsv1ac.D
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(replicas))
 }
 
-// Deployment is the desired stable Deployment of ms.
+// Deployment is the desired stable Deployment of ms, running the spec's pod template.
 func Deployment(ms *msv1.Microservice, replicas ReplicasDecision) *appsv1ac.DeploymentApplyConfiguration {
-	labels := CommonLabels(ms)
-	podLabels := copyMap(labels)
-	podLabels[LabelTrack] = TrackStable
-	selector := map[string]string{LabelMicroservice: ms.Name, LabelTrack: TrackStable}
-
-	spec := appsv1ac.DeploymentSpec().
-		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)).
-		WithTemplate(PodTemplate(ms, podLabels))
-	if replicas.Replicas != nil {
-		spec.WithReplicas(*replicas.Replicas)
-	}
-
-	return appsv1ac.Deployment(DeploymentName(ms), ms.Namespace).
-		WithLabels(labels).
-		WithAnnotations(map[string]string{AnnotationReplicasOwner: replicas.Owner}).
-		WithOwnerReferences(OwnerReference(ms)).
-		WithSpec(spec)
+	return trackDeployment(ms, DeploymentName(ms), TrackStable, replicas.Replicas).
+		WithAnnotations(map[string]string{AnnotationReplicasOwner: replicas.Owner, AnnotationRevision: Revision(ms)})
 }
 
 // PodTemplate is the pod template of ms's workload.

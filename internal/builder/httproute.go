@@ -44,8 +44,11 @@ func RoutePort(ms *msv1.Microservice) (msv1.ServicePort, bool) {
 }
 
 // HTTPRoute is the desired HTTPRoute of ms, or nil when ms has no route (or no
-// port to route to, which admission already refuses).
-func HTTPRoute(ms *msv1.Microservice) *gwv1ac.HTTPRouteApplyConfiguration {
+// port to route to, which admission already refuses). With the canary
+// strategy the route weighs the stable and canary track Services, sending
+// canaryWeight percent of requests to the canary; otherwise it sends
+// everything to the Service of ms.
+func HTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteApplyConfiguration {
 	r := ms.Spec.Route
 	if r == nil {
 		return nil
@@ -66,17 +69,19 @@ func HTTPRoute(ms *msv1.Microservice) *gwv1ac.HTTPRouteApplyConfiguration {
 	for _, h := range r.Hostnames {
 		spec.WithHostnames(gwv1.Hostname(h))
 	}
-	spec.WithRules(gwv1ac.HTTPRouteRule().
+	rule := gwv1ac.HTTPRouteRule().
 		WithMatches(gwv1ac.HTTPRouteMatch().
 			WithPath(gwv1ac.HTTPPathMatch().
 				WithType(gwv1.PathMatchPathPrefix).
-				WithValue(path))).
-		WithBackendRefs(gwv1ac.HTTPBackendRef().
-			WithGroup("").
-			WithKind("Service").
-			WithName(gwv1.ObjectName(ServiceName(ms))).
-			WithPort(port.Port).
-			WithWeight(1)))
+				WithValue(path)))
+	if IsCanary(ms) {
+		rule.WithBackendRefs(
+			backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
+			backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight))
+	} else {
+		rule.WithBackendRefs(backendRef(ServiceName(ms), port.Port, 1))
+	}
+	spec.WithRules(rule)
 
 	return gwv1ac.HTTPRoute(HTTPRouteName(ms), ms.Namespace).
 		WithLabels(CommonLabels(ms)).
@@ -99,4 +104,13 @@ func parentRef(p msv1.ParentReference) *gwv1ac.ParentReferenceApplyConfiguration
 		ref.WithKind(gwv1.Kind(p.Kind))
 	}
 	return ref
+}
+
+func backendRef(service string, port, weight int32) *gwv1ac.HTTPBackendRefApplyConfiguration {
+	return gwv1ac.HTTPBackendRef().
+		WithGroup("").
+		WithKind("Service").
+		WithName(gwv1.ObjectName(service)).
+		WithPort(port).
+		WithWeight(weight)
 }

@@ -93,9 +93,14 @@ func haveCondition(status metav1.ConditionStatus, reason string) OmegaMatcher {
 // playDeploymentController writes the status that the Deployment controller
 // would write once every pod of the current template is available.
 func playDeploymentController(ms *msv1.Microservice) {
+	playDeployment(key(ms))
+}
+
+// playDeployment writes the status of a fully rolled-out Deployment.
+func playDeployment(k client.ObjectKey) {
 	Eventually(func() error {
 		d := &appsv1.Deployment{}
-		if err := k8sClient.Get(ctx, key(ms), d); err != nil {
+		if err := k8sClient.Get(ctx, k, d); err != nil {
 			return err
 		}
 		n := ptr.Deref(d.Spec.Replicas, 1)

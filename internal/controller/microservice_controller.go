@@ -40,6 +40,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/metrics"
+	"github.com/msvc-dev/msvc-operator/internal/rollout"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
 )
 
@@ -56,6 +58,14 @@ const gatewayAPIRecheckInterval = 2 * time.Minute
 type MicroserviceReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
+
+	// DefaultPrometheusAddress is used by analyses that name no Prometheus.
+	DefaultPrometheusAddress string
+	// NewMetricsProvider makes the metrics provider for an address; the
+	// Prometheus HTTP API when nil.
+	NewMetricsProvider func(address string) (metrics.Provider, error)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 
 	applier  *ssa.Applier
 	handoff  *ssa.Applier
@@ -107,10 +117,33 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{}, retErr
 	}
-	if obs.gatewayAPIMissing {
-		return ctrl.Result{RequeueAfter: gatewayAPIRecheckInterval}, nil
+	r.recordRolloutEvents(ms, obs.plan.Events)
+	requeue := obs.plan.RequeueAfter
+	if obs.gatewayAPIMissing && (requeue == 0 || requeue > gatewayAPIRecheckInterval) {
+		requeue = gatewayAPIRecheckInterval
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+func (r *MicroserviceReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// recordRolloutEvents tells users about every rollout transition.
+func (r *MicroserviceReconciler) recordRolloutEvents(ms *msv1.Microservice, evs []rollout.Event) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, e := range evs {
+		t := corev1.EventTypeNormal
+		if e.Warning {
+			t = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(ms, nil, t, e.Reason, "Rollout", "%s", e.Message)
+	}
 }
 
 // syncChildren applies every child ms asks for and deletes the ones it no
@@ -118,7 +151,9 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 func (r *MicroserviceReconciler) syncChildren(ctx context.Context, ms *msv1.Microservice) (observation, error) {
 	var obs observation
 	steps := []func(context.Context, *msv1.Microservice, *observation) error{
+		r.planRollout,
 		r.syncDeployment,
+		r.syncCanary,
 		r.syncService,
 		r.syncAutoscaler,
 		r.syncRoute,

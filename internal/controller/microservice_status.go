@@ -29,6 +29,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/rollout"
 )
 
 // observation is what one reconcile saw of the children after applying them.
@@ -43,6 +44,10 @@ type observation struct {
 	// applyErr is the error of a child the API server refused, nil when every
 	// child was applied.
 	applyErr error
+	// plan is the rollout planner's decision (UpdateStable only, without a canary).
+	plan rollout.Decision
+	// rollout is the new rollout status; nil without the canary strategy.
+	rollout *msv1.RolloutStatus
 }
 
 // computeStatus writes the whole status of ms from what the reconcile observed.
@@ -58,9 +63,15 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 		ms.Status.Replicas, ms.Status.ReadyReplicas, ms.Status.UpdatedReplicas = 0, 0, 0
 	}
 
+	if obs.rollout != nil || obs.applyErr == nil {
+		// Keep the last rollout state when a refused child stopped the reconcile.
+		ms.Status.Rollout = obs.rollout
+	}
+
 	setAvailableCondition(ms, obs.deployment)
 	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
 	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing)
+	setDegradedCondition(ms)
 	setReconcilingCondition(ms, obs.deployment)
 	setReadyCondition(ms)
 }
@@ -208,6 +219,14 @@ func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing, "Creating the Deployment")
 		return
 	}
+	if ro := ms.Status.Rollout; ro != nil {
+		switch ro.Phase {
+		case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
+			setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonRolloutInProgress,
+				fmt.Sprintf("Canary %s: %s", ro.Phase, ro.Message))
+			return
+		}
+	}
 	want := ptr.Deref(d.Spec.Replicas, 1)
 	switch {
 	case d.Status.ObservedGeneration < d.Generation:
@@ -227,17 +246,31 @@ func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 	}
 }
 
+// setDegradedCondition is True while the last canary stands rolled back or
+// aborted; its message says which metric values failed.
+func setDegradedCondition(ms *msv1.Microservice) {
+	ro := ms.Status.Rollout
+	switch {
+	case ro != nil && ro.Phase == msv1.RolloutPhaseRolledBack:
+		setCondition(ms, msv1.DegradedCondition, metav1.ConditionTrue, msv1.ReasonRolledBack, ro.Message)
+	case ro != nil && ro.Phase == msv1.RolloutPhaseAborted:
+		setCondition(ms, msv1.DegradedCondition, metav1.ConditionTrue, msv1.ReasonAborted, ro.Message)
+	default:
+		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.DegradedCondition)
+	}
+}
+
 // setReadyCondition summarises: Ready is True when the workload is available,
 // the route (if any) is accepted and the operator is not stalled.
 func setReadyCondition(ms *msv1.Microservice) {
-	checks := []string{msv1.StalledCondition, msv1.AvailableCondition}
+	checks := []string{msv1.StalledCondition, msv1.DegradedCondition, msv1.AvailableCondition}
 	if ms.Spec.Route != nil {
 		checks = append(checks, msv1.RouteAcceptedCondition)
 	}
 	for _, t := range checks {
 		c := apimeta.FindStatusCondition(ms.Status.Conditions, t)
 		bad := c == nil || c.Status != metav1.ConditionTrue
-		if t == msv1.StalledCondition {
+		if t == msv1.StalledCondition || t == msv1.DegradedCondition {
 			bad = c != nil && c.Status == metav1.ConditionTrue
 		}
 		if !bad {

@@ -45,6 +45,10 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 	if found {
 		obs.deployment = live
 	}
+	if found && !obs.plan.UpdateStable {
+		// A canary is being delivered: the stable track keeps its template.
+		return nil
+	}
 	decision := builder.DecideReplicas(ms)
 	if found && builder.NeedsReplicasHandoff(decision, live) {
 		logf.FromContext(ctx).Info("Handing spec.replicas of the Deployment to the autoscaler", "replicas", live.Spec.Replicas)
@@ -136,7 +140,7 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 	if err != nil {
 		return err
 	}
-	desired := builder.HTTPRoute(ms)
+	desired := builder.HTTPRoute(ms, canaryWeight(obs))
 	if !served {
 		obs.gatewayAPIMissing = desired != nil
 		return nil
@@ -161,4 +165,12 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 
 func metav1IsControlledBy(obj metav1.Object, owner *msv1.Microservice) bool {
 	return metav1.IsControlledBy(obj, owner)
+}
+
+// canaryWeight is the canary's share of the route's traffic that the planner decided.
+func canaryWeight(obs *observation) int32 {
+	if obs.rollout == nil {
+		return 0
+	}
+	return obs.rollout.CanaryWeight
 }

@@ -1,0 +1,320 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RolloutStrategyType is how a new version of the pod template reaches users.
+// +kubebuilder:validation:Enum=RollingUpdate;Canary
+type RolloutStrategyType string
+
+const (
+	// RollingUpdateStrategy replaces pods with the Deployment's rolling update.
+	RollingUpdateStrategy RolloutStrategyType = "RollingUpdate"
+	// CanaryStrategy runs the new version beside the old one and moves traffic
+	// to it step by step.
+	CanaryStrategy RolloutStrategyType = "Canary"
+)
+
+// Rollout says how a new version of the service is delivered.
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'Canary' || has(self.canary)",message="spec.rollout.canary is required when spec.rollout.strategy is Canary"
+// +kubebuilder:validation:XValidation:rule="self.strategy == 'Canary' || !has(self.canary)",message="spec.rollout.canary is only allowed with spec.rollout.strategy: Canary"
+type Rollout struct {
+	// Strategy is RollingUpdate (the default) or Canary.
+	// +kubebuilder:default=RollingUpdate
+	// +optional
+	Strategy RolloutStrategyType `json:"strategy,omitempty"`
+
+	// Canary configures the canary steps and their analysis.
+	// +optional
+	Canary *Canary `json:"canary,omitempty"`
+}
+
+// Canary is a list of steps run in order for every new version, and the
+// metric analysis that the steps can run.
+// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.analysis)) || has(self.analysis)",message="spec.rollout.canary.analysis is required when a step runs an analysis"
+type Canary struct {
+	// Steps run in order. When the last step is done, the new version is promoted.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",message="spec.rollout.canary.steps[].setWeight must not decrease from one step to the next"
+	// +listType=atomic
+	// +required
+	Steps []CanaryStep `json:"steps"`
+
+	// Analysis is how the canary is judged by its metrics.
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// CanaryStep is one step of a canary: exactly one of setWeight, pause and analysis.
+// +kubebuilder:validation:XValidation:rule="(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) + (has(self.analysis) ? 1 : 0) == 1",message="each step of spec.rollout.canary.steps needs exactly one of setWeight, pause or analysis"
+type CanaryStep struct {
+	// SetWeight sends this percentage of the route's traffic to the canary.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	SetWeight *int32 `json:"setWeight,omitempty"`
+
+	// Pause waits for its duration, or, without one, until the rollout is promoted.
+	// +optional
+	Pause *PauseStep `json:"pause,omitempty"`
+
+	// Analysis measures the canary's metrics at the current weight.
+	// +optional
+	Analysis *AnalysisStep `json:"analysis,omitempty"`
+}
+
+// PauseStep waits.
+type PauseStep struct {
+	// Duration of the pause. Without it the rollout waits for a promote.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+}
+
+// AnalysisStep runs spec.rollout.canary.analysis at the current weight.
+type AnalysisStep struct{}
+
+// Analysis judges a canary by Prometheus metrics. Each measurement queries
+// every metric once; a measurement fails when any metric fails.
+type Analysis struct {
+	// Interval between measurements. Defaults to 1m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// Count is the number of measurements an analysis step takes. Defaults to 3.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Count *int32 `json:"count,omitempty"`
+
+	// FailureLimit is the number of failed measurements tolerated; one more
+	// rolls the canary back. Defaults to 0.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	FailureLimit *int32 `json:"failureLimit,omitempty"`
+
+	// InconclusiveLimit is the number of inconclusive measurements (no data,
+	// NaN, Prometheus unreachable) tolerated; one more pauses the rollout for a
+	// human to promote or abort. Defaults to 0.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	InconclusiveLimit *int32 `json:"inconclusiveLimit,omitempty"`
+
+	// Prometheus is the server to query. Defaults to the operator's
+	// --default-prometheus-address.
+	// +optional
+	Prometheus *PrometheusProvider `json:"prometheus,omitempty"`
+
+	// Metrics to measure.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +required
+	Metrics []Metric `json:"metrics"`
+}
+
+// PrometheusProvider is a Prometheus server's HTTP API.
+type PrometheusProvider struct {
+	// Address of the server, for example http://prometheus.monitoring:9090.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https') && url(self).getHostname() != ''",message="spec.rollout.canary.analysis.prometheus.address must be an http or https URL such as http://prometheus.monitoring:9090"
+	// +required
+	Address string `json:"address"`
+}
+
+// NoDataPolicy is what a query that returns no samples means.
+// +kubebuilder:validation:Enum=Fail;Pass;Inconclusive
+type NoDataPolicy string
+
+// Metric is one PromQL query and the range its value must fall in.
+// +kubebuilder:validation:XValidation:rule="has(self.successCondition.min) || has(self.successCondition.max)",message="spec.rollout.canary.analysis.metrics[].successCondition needs min, max or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.successCondition.min) || !has(self.successCondition.max) || double(self.successCondition.min) <= double(self.successCondition.max)",message="spec.rollout.canary.analysis.metrics[].successCondition.min must not be above max"
+type Metric struct {
+	// Name of the metric, shown in the status.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// Query is a PromQL query that returns one number. It is a Go template
+	// with {{ .Name }}, {{ .Namespace }}, {{ .Track }} ("canary" or "stable")
+	// and {{ .Revision }}, each escaped for use inside a PromQL string literal.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +required
+	Query string `json:"query"`
+
+	// SuccessCondition is the range the value must fall in.
+	// +required
+	SuccessCondition SuccessCondition `json:"successCondition"`
+
+	// NoData says what a query without samples means: Fail, Pass or
+	// Inconclusive (the default). A canary without traffic yet returns nothing.
+	// +kubebuilder:default=Inconclusive
+	// +optional
+	NoData NoDataPolicy `json:"noData,omitempty"`
+}
+
+// SuccessCondition bounds a metric's value. Bounds are decimal numbers given
+// as strings, for example "0.99".
+type SuccessCondition struct {
+	// Min is the lowest passing value.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]+(\\\\.[0-9]+)?$')",message="successCondition.min must be a decimal number such as 0.99"
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Min *string `json:"min,omitempty"`
+	// Max is the highest passing value.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]+(\\\\.[0-9]+)?$')",message="successCondition.max must be a decimal number such as 0.5"
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Max *string `json:"max,omitempty"`
+}
+
+// RolloutPhase is where a rollout is.
+type RolloutPhase string
+
+const (
+	// RolloutPhaseIdle means no new version is being delivered.
+	RolloutPhaseIdle RolloutPhase = "Idle"
+	// RolloutPhaseProgressing means the canary steps are running.
+	RolloutPhaseProgressing RolloutPhase = "Progressing"
+	// RolloutPhasePaused means a pause step, a pause request or an
+	// inconclusive analysis holds the rollout.
+	RolloutPhasePaused RolloutPhase = "Paused"
+	// RolloutPhasePromoting means the stable Deployment is rolling out the
+	// new version; traffic moves back to stable once it has.
+	RolloutPhasePromoting RolloutPhase = "Promoting"
+	// RolloutPhaseSucceeded means the last version was promoted.
+	RolloutPhaseSucceeded RolloutPhase = "Succeeded"
+	// RolloutPhaseRolledBack means the analysis failed and the canary was removed.
+	RolloutPhaseRolledBack RolloutPhase = "RolledBack"
+	// RolloutPhaseAborted means a human aborted the rollout.
+	RolloutPhaseAborted RolloutPhase = "Aborted"
+)
+
+// RolloutStatus is the whole state of the current rollout. The operator keeps
+// no rollout state in memory: a restarted operator resumes from here.
+type RolloutStatus struct {
+	// Phase of the rollout.
+	// +optional
+	Phase RolloutPhase `json:"phase,omitempty"`
+
+	// StableRevision is the revision of the pod template that the stable track runs.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
+
+	// CanaryRevision is the revision being delivered, when there is one.
+	// +optional
+	CanaryRevision string `json:"canaryRevision,omitempty"`
+
+	// CurrentStep is the index of the step being run; equal to the number of
+	// steps once they are all done.
+	// +optional
+	CurrentStep *int32 `json:"currentStep,omitempty"`
+
+	// CanaryWeight is the percentage of the route's traffic sent to the canary.
+	// +optional
+	CanaryWeight int32 `json:"canaryWeight"`
+
+	// StepStartedAt is when the current step started (for pauses and analysis).
+	// +optional
+	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+
+	// Analysis is the state of the current analysis step.
+	// +optional
+	Analysis *AnalysisStatus `json:"analysis,omitempty"`
+
+	// TrafficRouting says how traffic is split: "GatewayAPI" through the
+	// HTTPRoute's weights, or "ReplicaRatio" when there is no route and only
+	// the replica counts split the Service's traffic.
+	// +optional
+	TrafficRouting string `json:"trafficRouting,omitempty"`
+
+	// Message says what the rollout is doing or why it stopped.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// Handled* are the values of the control annotations that have been acted on.
+	// +optional
+	HandledPromote string `json:"handledPromote,omitempty"`
+	// +optional
+	HandledPromoteFull string `json:"handledPromoteFull,omitempty"`
+	// +optional
+	HandledAbort string `json:"handledAbort,omitempty"`
+	// +optional
+	HandledRetry string `json:"handledRetry,omitempty"`
+}
+
+// AnalysisStatus counts the measurements of the current analysis step.
+type AnalysisStatus struct {
+	// Measurements taken so far in this step.
+	Measurements int32 `json:"measurements"`
+	// Failures among them.
+	Failures int32 `json:"failures"`
+	// Inconclusives among them.
+	Inconclusives int32 `json:"inconclusives"`
+	// LastMeasuredAt is when the last measurement was taken.
+	// +optional
+	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
+	// Metrics are the values of the last measurement.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Metrics []MetricResult `json:"metrics,omitempty"`
+}
+
+// MetricResult is one metric's value in a measurement.
+type MetricResult struct {
+	// Name of the metric.
+	Name string `json:"name"`
+	// Value as measured, or "" when there was none.
+	// +optional
+	Value string `json:"value,omitempty"`
+	// Phase is Successful, Failed or Inconclusive.
+	Phase string `json:"phase"`
+	// Message explains the phase.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// Annotations that control a rollout. Set them with kubectl annotate
+// --overwrite to a new value each time (a timestamp is convenient); the
+// operator acts once per value and records it in status.rollout, so it never
+// writes the Microservice itself and a GitOps tool sees no drift.
+const (
+	// PromoteAnnotation ends the current pause or manual gate and goes on with the next step.
+	PromoteAnnotation = "rollout.apps.msvc.dev/promote"
+	// PromoteFullAnnotation skips every remaining step and promotes the canary.
+	PromoteFullAnnotation = "rollout.apps.msvc.dev/promote-full"
+	// AbortAnnotation moves all traffic back to stable and removes the canary.
+	AbortAnnotation = "rollout.apps.msvc.dev/abort"
+	// RetryAnnotation starts an aborted or rolled-back rollout again from its first step.
+	RetryAnnotation = "rollout.apps.msvc.dev/retry"
+	// PausedAnnotation holds the rollout where it is while its value is "true".
+	PausedAnnotation = "rollout.apps.msvc.dev/paused"
+)

@@ -1,0 +1,189 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/metrics"
+	"github.com/msvc-dev/msvc-operator/internal/rollout"
+)
+
+// planRollout observes both tracks, takes an analysis measurement when one
+// is due, and asks the planner what to do. With the RollingUpdate strategy
+// the stable Deployment simply follows the spec and there is no canary.
+func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
+	if !builder.IsCanary(ms) {
+		obs.plan = rollout.Decision{UpdateStable: true}
+		return nil
+	}
+	stable := &appsv1.Deployment{}
+	stableFound, err := r.getLive(ctx, ms, builder.DeploymentName(ms), stable)
+	if err != nil {
+		return err
+	}
+	canary := &appsv1.Deployment{}
+	canaryFound, err := r.getLive(ctx, ms, builder.CanaryDeploymentName(ms), canary)
+	if err != nil {
+		return err
+	}
+	hasRoute := false
+	if ms.Spec.Route != nil {
+		if hasRoute, err = r.routes.served(ctx); err != nil {
+			return err
+		}
+	}
+
+	o := rollout.Observation{
+		Now:             r.now(),
+		DesiredRevision: builder.Revision(ms),
+		HasRoute:        hasRoute,
+		Paused:          ms.Annotations[msv1.PausedAnnotation] == "true",
+		Promote:         ms.Annotations[msv1.PromoteAnnotation],
+		PromoteFull:     ms.Annotations[msv1.PromoteFullAnnotation],
+		Abort:           ms.Annotations[msv1.AbortAnnotation],
+		Retry:           ms.Annotations[msv1.RetryAnnotation],
+	}
+	if stableFound {
+		o.StableRevision = stable.Annotations[builder.AnnotationRevision]
+		o.StableReady = rolledOut(stable)
+		o.StableReplicas = ptr.Deref(stable.Spec.Replicas, 1)
+	}
+	if canaryFound {
+		o.CanaryRevision = canary.Annotations[builder.AnnotationRevision]
+		// Only pods of the current template count: while the canary
+		// Deployment replaces old pods, none of its pods count as ready.
+		if canary.Status.ObservedGeneration >= canary.Generation && canary.Status.Replicas == canary.Status.UpdatedReplicas {
+			o.CanaryReadyReplicas = canary.Status.ReadyReplicas
+		}
+	}
+	if rollout.MeasurementDue(ms.Spec.Rollout.Canary, ms.Status.Rollout, o.Now) {
+		o.Measurement = r.measure(ctx, ms, o.DesiredRevision)
+	}
+	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
+	obs.rollout = &obs.plan.Status
+	return nil
+}
+
+// rolledOut is true when every pod of the Deployment runs its current template and is available.
+func rolledOut(d *appsv1.Deployment) bool {
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas >= want
+}
+
+// measure queries every metric of the analysis once for the canary track.
+func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string) *rollout.Measurement {
+	a := ms.Spec.Rollout.Canary.Analysis
+	address := r.DefaultPrometheusAddress
+	if a.Prometheus != nil {
+		address = a.Prometheus.Address
+	}
+	provider, providerErr := r.newProvider(address)
+	vars := metrics.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision}
+
+	m := &rollout.Measurement{Phase: rollout.PhaseSuccessful}
+	for _, metric := range a.Metrics {
+		phase, value, msg := r.measureOne(ctx, provider, providerErr, metric, vars)
+		m.Metrics = append(m.Metrics, msv1.MetricResult{Name: metric.Name, Value: value, Phase: string(phase), Message: msg})
+		switch {
+		case phase == metrics.PhaseFailed:
+			m.Phase = rollout.PhaseFailed
+		case phase == metrics.PhaseInconclusive && m.Phase == rollout.PhaseSuccessful:
+			m.Phase = rollout.PhaseInconclusive
+		}
+	}
+	return m
+}
+
+func (r *MicroserviceReconciler) measureOne(ctx context.Context, provider metrics.Provider, providerErr error, metric msv1.Metric, vars metrics.QueryVars) (metrics.Phase, string, string) {
+	if providerErr != nil {
+		return metrics.PhaseInconclusive, "", providerErr.Error()
+	}
+	query, err := metrics.RenderQuery(metric.Query, vars)
+	if err != nil {
+		return metrics.PhaseInconclusive, "", err.Error()
+	}
+	lo, err := metrics.ParseBound(ptr.Deref(metric.SuccessCondition.Min, ""))
+	if err != nil {
+		return metrics.PhaseInconclusive, "", err.Error()
+	}
+	hi, err := metrics.ParseBound(ptr.Deref(metric.SuccessCondition.Max, ""))
+	if err != nil {
+		return metrics.PhaseInconclusive, "", err.Error()
+	}
+	v, qerr := provider.Query(ctx, query)
+	phase, msg := metrics.Evaluate(v, qerr, metrics.Condition{Min: lo, Max: hi}, metrics.NoDataPolicy(metric.NoData))
+	value := ""
+	if qerr == nil && !v.NoData {
+		value = strconv.FormatFloat(v.Number, 'g', 6, 64)
+	}
+	return phase, value, msg
+}
+
+func (r *MicroserviceReconciler) newProvider(address string) (metrics.Provider, error) {
+	if r.NewMetricsProvider != nil {
+		return r.NewMetricsProvider(address)
+	}
+	return metrics.NewPrometheus(address, nil)
+}
+
+// syncCanary applies the canary Deployment and the track Services of the
+// canary strategy, or deletes them when the strategy is RollingUpdate.
+func (r *MicroserviceReconciler) syncCanary(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
+	canary := &appsv1.Deployment{}
+	found, err := r.getLive(ctx, ms, builder.CanaryDeploymentName(ms), canary)
+	if err != nil {
+		return err
+	}
+	canaryOn := builder.IsCanary(ms)
+	switch {
+	case canaryOn:
+		if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas), canary); err != nil {
+			return err
+		}
+	case found:
+		if err := r.deleteIfOwned(ctx, ms, "Deployment", canary); err != nil {
+			return err
+		}
+	}
+	for _, track := range []string{builder.TrackStable, builder.TrackCanary} {
+		svc := &corev1.Service{}
+		found, err := r.getLive(ctx, ms, builder.TrackServiceName(ms, track), svc)
+		if err != nil {
+			return err
+		}
+		switch {
+		case canaryOn:
+			if _, err := r.applier.Apply(ctx, builder.TrackService(ms, track), svc); err != nil {
+				return err
+			}
+		case found:
+			if err := r.deleteIfOwned(ctx, ms, "Service", svc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

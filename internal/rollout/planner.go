@@ -1,0 +1,485 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package rollout holds the canary planner: a pure function from the spec,
+// the rollout status and what the reconciler observed to the next action.
+// All rollout state lives in the Microservice's status, so a restarted
+// operator resumes exactly where the last one stopped.
+package rollout
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// Defaults of the analysis.
+const (
+	DefaultInterval = time.Minute
+	DefaultCount    = 3
+)
+
+// Observation is what the reconciler saw of the cluster in this reconcile.
+type Observation struct {
+	Now time.Time
+
+	// DesiredRevision is the revision of the spec's pod template.
+	DesiredRevision string
+	// StableRevision is the revision the stable Deployment runs, "" when it does not exist.
+	StableRevision string
+	// StableReady is true when the stable Deployment has fully rolled out its template.
+	StableReady bool
+	// StableReplicas is the stable Deployment's replica count (set by the HPA or the spec).
+	StableReplicas int32
+
+	// CanaryRevision is the revision of the canary Deployment's template, "" when it does not exist.
+	CanaryRevision string
+	// CanaryReadyReplicas are the canary's ready pods of that template.
+	CanaryReadyReplicas int32
+
+	// HasRoute is true when traffic is split by HTTPRoute weights.
+	HasRoute bool
+
+	// Paused is true while the paused annotation is "true".
+	Paused bool
+	// Control annotation values.
+	Promote, PromoteFull, Abort, Retry string
+
+	// Measurement is the analysis measurement the reconciler took in this
+	// reconcile because MeasurementDue said so; nil otherwise.
+	Measurement *Measurement
+}
+
+// Measurement is the outcome of one query of every metric.
+type Measurement struct {
+	// Phase is Successful when every metric passed, Failed when any failed,
+	// Inconclusive otherwise.
+	Phase   string
+	Metrics []msv1.MetricResult
+}
+
+// Measurement phases, as the metrics evaluator names them.
+const (
+	PhaseSuccessful   = "Successful"
+	PhaseFailed       = "Failed"
+	PhaseInconclusive = "Inconclusive"
+)
+
+// Decision is what the reconciler must do.
+type Decision struct {
+	// Status is the new rollout status.
+	Status msv1.RolloutStatus
+	// UpdateStable is true when the stable Deployment gets the spec's pod
+	// template; false keeps its current template.
+	UpdateStable bool
+	// CanaryReplicas is the canary Deployment's replica count; its template
+	// is always the spec's.
+	CanaryReplicas int32
+	// RequeueAfter is set when a timer (pause, analysis interval) is running.
+	RequeueAfter time.Duration
+	// Events for users, one per transition.
+	Events []Event
+}
+
+// Event is a transition worth telling users about.
+type Event struct {
+	Warning bool
+	Reason  string
+	Message string
+}
+
+// CanaryReplicasFor is the canary's replica count at weight percent of
+// traffic: its share of the stable replicas, rounded up, at least 1.
+func CanaryReplicasFor(weight, stableReplicas int32) int32 {
+	n := (stableReplicas*weight + 99) / 100
+	return max(n, 1)
+}
+
+// MeasurementDue tells the reconciler to take a measurement now: the rollout
+// is at an analysis step with the canary serving its weight, and the
+// interval since the last measurement has passed.
+func MeasurementDue(c *msv1.Canary, st *msv1.RolloutStatus, now time.Time) bool {
+	if st == nil || st.Phase != msv1.RolloutPhaseProgressing || st.CurrentStep == nil {
+		return false
+	}
+	i := int(*st.CurrentStep)
+	if i >= len(c.Steps) || c.Steps[i].Analysis == nil || c.Analysis == nil {
+		return false
+	}
+	return nextMeasurement(c, st).Sub(now) <= 0
+}
+
+func nextMeasurement(c *msv1.Canary, st *msv1.RolloutStatus) time.Time {
+	// The first measurement comes one interval into the step, so that the
+	// metrics describe the canary at this step's weight.
+	if st.Analysis == nil || st.Analysis.LastMeasuredAt == nil {
+		if st.StepStartedAt != nil {
+			return st.StepStartedAt.Add(interval(c))
+		}
+		return time.Time{}
+	}
+	return st.Analysis.LastMeasuredAt.Add(interval(c))
+}
+
+func interval(c *msv1.Canary) time.Duration {
+	if c.Analysis != nil && c.Analysis.Interval != nil && c.Analysis.Interval.Duration > 0 {
+		return c.Analysis.Interval.Duration
+	}
+	return DefaultInterval
+}
+
+// Plan decides the next action of a canary rollout.
+func Plan(c *msv1.Canary, prev *msv1.RolloutStatus, obs Observation) Decision {
+	p := &planner{c: c, obs: obs}
+	if prev != nil {
+		p.st = *prev.DeepCopy()
+	}
+	p.st.TrafficRouting = "ReplicaRatio"
+	if obs.HasRoute {
+		p.st.TrafficRouting = "GatewayAPI"
+	}
+	p.plan()
+	return p.decision()
+}
+
+type planner struct {
+	c   *msv1.Canary
+	obs Observation
+	st  msv1.RolloutStatus
+
+	updateStable   bool
+	canaryReplicas int32
+	requeue        time.Duration
+	events         []Event
+}
+
+func (p *planner) decision() Decision {
+	return Decision{Status: p.st, UpdateStable: p.updateStable, CanaryReplicas: p.canaryReplicas, RequeueAfter: p.requeue, Events: p.events}
+}
+
+func (p *planner) event(warning bool, reason, format string, args ...any) {
+	p.events = append(p.events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *planner) now() *metav1.Time {
+	t := metav1.NewTime(p.obs.Now)
+	return &t
+}
+
+func (p *planner) plan() {
+	obs := p.obs
+	// First version, or nothing to deliver: the stable track runs the spec.
+	if obs.StableRevision == "" || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting {
+		p.settle(obs.DesiredRevision)
+		return
+	}
+	p.st.StableRevision = obs.StableRevision
+
+	// A revision the planner has not seen: start (or restart) the canary.
+	if p.st.CanaryRevision != obs.DesiredRevision {
+		restarted := p.st.CanaryRevision != "" && p.active()
+		p.start()
+		if restarted {
+			p.event(false, "RolloutRestarted", "New revision %s replaces the canary; starting again from step 1", obs.DesiredRevision)
+		} else {
+			p.event(false, "RolloutStarted", "Delivering revision %s as a canary", obs.DesiredRevision)
+		}
+	}
+	p.handleControls()
+
+	switch p.st.Phase {
+	case msv1.RolloutPhaseAborted, msv1.RolloutPhaseRolledBack:
+		p.removeCanary()
+	case msv1.RolloutPhasePromoting:
+		p.promote()
+	default:
+		p.runSteps()
+	}
+}
+
+// active is true while a canary is being delivered.
+func (p *planner) active() bool {
+	switch p.st.Phase {
+	case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
+		return true
+	}
+	return false
+}
+
+// settle is the state at rest: the stable track runs the spec, no canary
+// traffic, no canary pods (once traffic has left them).
+func (p *planner) settle(revision string) {
+	if p.active() && p.st.CanaryRevision != revision {
+		p.event(false, "RolloutCancelled", "The spec is back at the stable revision %s; removing the canary", revision)
+		p.st.Message = "The spec is back at the stable revision; canary removed"
+	}
+	if p.st.Phase == "" || p.active() {
+		p.st.Phase = msv1.RolloutPhaseIdle
+	}
+	if p.st.Phase == msv1.RolloutPhaseIdle && p.st.Message == "" {
+		p.st.Message = "No rollout in progress"
+	}
+	p.updateStable = true
+	p.st.StableRevision = revision
+	p.st.CanaryRevision = ""
+	p.st.CurrentStep = nil
+	p.st.StepStartedAt = nil
+	p.drainCanary()
+}
+
+// drainCanary moves traffic to stable, and scales the canary to zero once the
+// weight it runs at is already zero (applied in an earlier reconcile), so
+// traffic never reaches a track without pods.
+func (p *planner) drainCanary() {
+	if p.st.CanaryWeight > 0 && p.obs.HasRoute {
+		p.holdCanary()
+		p.st.CanaryWeight = 0
+		return
+	}
+	p.st.CanaryWeight = 0
+	p.canaryReplicas = 0
+}
+
+func (p *planner) start() {
+	p.st.CanaryRevision = p.obs.DesiredRevision
+	p.st.Phase = msv1.RolloutPhaseProgressing
+	p.st.CurrentStep = ptr.To[int32](0)
+	p.st.StepStartedAt = p.now()
+	p.st.Analysis = nil
+	p.st.Message = "Starting the canary"
+	// The canary's pods are being replaced by the new template: no traffic
+	// until they are ready.
+	p.st.CanaryWeight = 0
+}
+
+func (p *planner) handleControls() {
+	obs := p.obs
+	if obs.Abort != "" && obs.Abort != p.st.HandledAbort {
+		p.st.HandledAbort = obs.Abort
+		if p.active() {
+			p.st.Phase = msv1.RolloutPhaseAborted
+			p.st.Message = "Aborted by request; traffic is back on stable"
+			p.event(true, "RolloutAborted", "Rollout of revision %s aborted by request", p.st.CanaryRevision)
+		}
+	}
+	if obs.Retry != "" && obs.Retry != p.st.HandledRetry {
+		p.st.HandledRetry = obs.Retry
+		if p.st.Phase == msv1.RolloutPhaseAborted || p.st.Phase == msv1.RolloutPhaseRolledBack {
+			p.start()
+			p.event(false, "RolloutRetried", "Retrying revision %s from step 1", p.st.CanaryRevision)
+		}
+	}
+	if obs.PromoteFull != "" && obs.PromoteFull != p.st.HandledPromoteFull {
+		p.st.HandledPromoteFull = obs.PromoteFull
+		if p.st.Phase == msv1.RolloutPhaseProgressing || p.st.Phase == msv1.RolloutPhasePaused {
+			p.st.CurrentStep = ptr.To(int32(len(p.c.Steps)))
+			p.st.Phase = msv1.RolloutPhasePromoting
+			p.event(false, "RolloutPromotedFull", "Skipping the remaining steps of revision %s by request", p.st.CanaryRevision)
+		}
+	}
+	if obs.Promote != "" && obs.Promote != p.st.HandledPromote {
+		p.st.HandledPromote = obs.Promote
+		if p.st.Phase == msv1.RolloutPhasePaused && !obs.Paused {
+			p.event(false, "RolloutPromoted", "Step %d of revision %s promoted by request", *p.st.CurrentStep+1, p.st.CanaryRevision)
+			p.nextStep()
+		}
+	}
+}
+
+func (p *planner) nextStep() {
+	p.st.CurrentStep = ptr.To(ptr.Deref(p.st.CurrentStep, 0) + 1)
+	p.st.StepStartedAt = p.now()
+	p.st.Phase = msv1.RolloutPhaseProgressing
+	p.st.Analysis = nil
+}
+
+// runSteps runs steps until one has to wait.
+func (p *planner) runSteps() {
+	if p.obs.Paused {
+		p.st.Phase = msv1.RolloutPhasePaused
+		p.st.Message = "Paused by the " + msv1.PausedAnnotation + " annotation"
+		p.holdCanary()
+		return
+	}
+	for guard := 0; guard <= len(p.c.Steps); guard++ {
+		i := int(ptr.Deref(p.st.CurrentStep, 0))
+		if i >= len(p.c.Steps) {
+			p.st.Phase = msv1.RolloutPhasePromoting
+			p.event(false, "RolloutPromoting", "All steps of revision %s passed; promoting it to stable", p.st.CanaryRevision)
+			p.promote()
+			return
+		}
+		if !p.runStep(i, p.c.Steps[i]) {
+			return
+		}
+		p.nextStep()
+	}
+}
+
+// holdCanary keeps the canary at the replicas of its current weight.
+func (p *planner) holdCanary() {
+	p.canaryReplicas = CanaryReplicasFor(p.st.CanaryWeight, p.obs.StableReplicas)
+}
+
+// runStep runs step i and reports whether it is done.
+func (p *planner) runStep(i int, s msv1.CanaryStep) bool {
+	n := len(p.c.Steps)
+	switch {
+	case s.SetWeight != nil:
+		w := *s.SetWeight
+		p.canaryReplicas = CanaryReplicasFor(max(w, p.st.CanaryWeight), p.obs.StableReplicas)
+		if !p.canaryReady(p.canaryReplicas) {
+			p.st.Phase = msv1.RolloutPhaseProgressing
+			p.st.Message = fmt.Sprintf("Step %d/%d: waiting for %d ready canary pods before sending %d%% of traffic", i+1, n, p.canaryReplicas, w)
+			return false
+		}
+		if w != p.st.CanaryWeight {
+			p.event(false, "CanaryWeightChanged", "Step %d/%d: canary weight %d%%", i+1, n, w)
+		}
+		p.st.CanaryWeight = w
+		return true
+
+	case s.Pause != nil:
+		p.holdCanary()
+		if s.Pause.Duration == nil {
+			p.st.Phase = msv1.RolloutPhasePaused
+			p.st.Message = fmt.Sprintf("Step %d/%d: waiting for a promote (kubectl annotate ms NAME --overwrite %s=$(date +%%s))", i+1, n, msv1.PromoteAnnotation)
+			return false
+		}
+		started := p.obs.Now
+		if p.st.StepStartedAt != nil {
+			started = p.st.StepStartedAt.Time
+		}
+		left := started.Add(s.Pause.Duration.Duration).Sub(p.obs.Now)
+		if left > 0 {
+			p.st.Phase = msv1.RolloutPhasePaused
+			p.st.Message = fmt.Sprintf("Step %d/%d: pausing for %s", i+1, n, s.Pause.Duration.Duration)
+			p.requeue = left
+			return false
+		}
+		return true
+
+	default: // analysis
+		p.holdCanary()
+		return p.analyse(i)
+	}
+}
+
+// canaryReady is true when the canary runs the revision being delivered with
+// at least want ready pods.
+func (p *planner) canaryReady(want int32) bool {
+	return p.obs.CanaryRevision == p.st.CanaryRevision && p.obs.CanaryReadyReplicas >= want
+}
+
+func (p *planner) analyse(i int) bool {
+	n := len(p.c.Steps)
+	a := p.c.Analysis
+	if p.st.Analysis == nil {
+		p.st.Analysis = &msv1.AnalysisStatus{}
+	}
+	as := p.st.Analysis
+	if m := p.obs.Measurement; m != nil {
+		as.Measurements++
+		as.LastMeasuredAt = p.now()
+		as.Metrics = m.Metrics
+		switch m.Phase {
+		case PhaseFailed:
+			as.Failures++
+		case PhaseInconclusive:
+			as.Inconclusives++
+		}
+	}
+	switch {
+	case as.Failures > ptr.Deref(a.FailureLimit, 0):
+		p.st.Phase = msv1.RolloutPhaseRolledBack
+		p.st.Message = fmt.Sprintf("Analysis failed %d of %d measurements: %s", as.Failures, as.Measurements, failing(as.Metrics))
+		p.event(true, "RolloutRolledBack", "Revision %s rolled back at step %d/%d: %s", p.st.CanaryRevision, i+1, n, failing(as.Metrics))
+		p.removeCanary()
+		return false
+	case as.Inconclusives > ptr.Deref(a.InconclusiveLimit, 0):
+		p.st.Phase = msv1.RolloutPhasePaused
+		p.st.Message = fmt.Sprintf("Analysis inconclusive %d times (%s); promote to go on or abort", as.Inconclusives, failing(as.Metrics))
+		if p.obs.Measurement != nil {
+			p.event(true, "AnalysisInconclusive", "Step %d/%d: %s", i+1, n, p.st.Message)
+		}
+		return false
+	case as.Measurements >= ptr.Deref(a.Count, DefaultCount):
+		p.event(false, "AnalysisPassed", "Step %d/%d: analysis passed %d of %d measurements", i+1, n, as.Measurements-as.Failures-as.Inconclusives, as.Measurements)
+		return true
+	}
+	p.st.Phase = msv1.RolloutPhaseProgressing
+	p.st.Message = fmt.Sprintf("Step %d/%d: analysis, %d of %d measurements taken", i+1, n, as.Measurements, ptr.Deref(a.Count, DefaultCount))
+	p.requeue = max(nextMeasurement(p.c, &p.st).Sub(p.obs.Now), time.Second)
+	return false
+}
+
+// failing lists the metrics of a measurement that did not pass.
+func failing(ms []msv1.MetricResult) string {
+	var out []string
+	for _, m := range ms {
+		if m.Phase != PhaseSuccessful {
+			out = append(out, fmt.Sprintf("%s=%s (%s)", m.Name, valueOrNone(m.Value), m.Message))
+		}
+	}
+	if len(out) == 0 {
+		return "no metric failed"
+	}
+	return strings.Join(out, ", ")
+}
+
+func valueOrNone(v string) string {
+	if v == "" {
+		return "none"
+	}
+	return v
+}
+
+// promote gives the stable track the new revision, waits until it has fully
+// rolled out, then moves traffic back to stable and removes the canary.
+func (p *planner) promote() {
+	p.updateStable = true
+	if p.obs.StableRevision != p.st.CanaryRevision || !p.obs.StableReady {
+		p.holdCanary()
+		p.st.Message = "Promoting: waiting for the stable Deployment to roll out revision " + p.st.CanaryRevision
+		return
+	}
+	if p.st.CanaryWeight > 0 && p.obs.HasRoute {
+		p.holdCanary()
+		p.st.CanaryWeight = 0
+		p.st.Message = "Promoting: traffic moved back to stable"
+		return
+	}
+	p.event(false, "RolloutSucceeded", "Revision %s promoted to stable", p.st.CanaryRevision)
+	p.st.Phase = msv1.RolloutPhaseSucceeded
+	p.st.Message = "Revision " + p.st.CanaryRevision + " promoted"
+	p.st.StableRevision = p.st.CanaryRevision
+	p.st.CanaryRevision = ""
+	p.st.CurrentStep = nil
+	p.st.StepStartedAt = nil
+	p.st.CanaryWeight = 0
+	p.canaryReplicas = 0
+}
+
+// removeCanary moves traffic to stable first, then scales the canary down.
+func (p *planner) removeCanary() {
+	p.updateStable = false
+	p.drainCanary()
+}

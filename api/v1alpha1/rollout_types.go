@@ -102,7 +102,8 @@ type Analysis struct {
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Count is the number of measurements an analysis step takes. Defaults to 3.
+	// Count is the number of conclusive (passed or failed) measurements an
+	// analysis step takes. Inconclusive ones do not count. Defaults to 3.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +optional
@@ -270,8 +271,10 @@ type RolloutStatus struct {
 	HandledRetry string `json:"handledRetry,omitempty"`
 }
 
-// AnalysisStatus counts the measurements of the current analysis step.
+// AnalysisStatus counts the measurements of the current (or last) analysis step.
 type AnalysisStatus struct {
+	// Step is the index of the analysis step these measurements belong to.
+	Step int32 `json:"step"`
 	// Measurements taken so far in this step.
 	Measurements int32 `json:"measurements"`
 	// Failures among them.

@@ -34,7 +34,7 @@ import (
 )
 
 func weightStep(w int32) msv1.CanaryStep { return msv1.CanaryStep{SetWeight: ptr.To(w)} }
-func manualGate() msv1.CanaryStep       { return msv1.CanaryStep{Pause: &msv1.PauseStep{}} }
+func manualGate() msv1.CanaryStep        { return msv1.CanaryStep{Pause: &msv1.PauseStep{}} }
 func pauseFor(d time.Duration) msv1.CanaryStep {
 	return msv1.CanaryStep{Pause: &msv1.PauseStep{Duration: &metav1.Duration{Duration: d}}}
 }
@@ -108,23 +108,23 @@ func annotate(ms *msv1.Microservice, k, v string) {
 	Expect(k8sClient.Patch(ctx, live, patch)).To(Succeed())
 }
 
+// startCanary creates ms, lets its first version settle, then changes the image.
+func startCanary(ms *msv1.Microservice) {
+	Expect(k8sClient.Create(ctx, ms)).To(Succeed())
+	getChild(Default, ms, &appsv1.Deployment{})
+	playDeploymentController(ms)
+	Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Phase", msv1.RolloutPhaseIdle))
+	Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=100/checkout-canary=0"))
+	Expect(replicas(canaryKey(ms))()).To(Equal(int32(0)))
+
+	updateSpec(ms, func(s *msv1.MicroserviceSpec) { s.Image = "ghcr.io/acme/checkout:2.0.0" })
+	Eventually(image(canaryKey(ms)), timeout, interval).Should(Equal("ghcr.io/acme/checkout:2.0.0"))
+	Eventually(replicas(canaryKey(ms)), timeout, interval).Should(BeNumerically(">=", 1))
+}
+
 var _ = Describe("Canary rollouts", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
-
-	// startCanary creates ms, lets its first version settle, then changes the image.
-	startCanary := func(ms *msv1.Microservice) {
-		Expect(k8sClient.Create(ctx, ms)).To(Succeed())
-		getChild(Default, ms, &appsv1.Deployment{})
-		playDeploymentController(ms)
-		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Phase", msv1.RolloutPhaseIdle))
-		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=100/checkout-canary=0"))
-		Expect(replicas(canaryKey(ms))()).To(Equal(int32(0)))
-
-		updateSpec(ms, func(s *msv1.MicroserviceSpec) { s.Image = "ghcr.io/acme/checkout:2.0.0" })
-		Eventually(image(canaryKey(ms)), timeout, interval).Should(Equal("ghcr.io/acme/checkout:2.0.0"))
-		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(BeNumerically(">=", 1))
-	}
 
 	It("steps the route's weights, waits at the manual gate, promotes, and only then moves traffic back to stable", func() {
 		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50), pauseFor(time.Second))

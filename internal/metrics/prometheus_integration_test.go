@@ -21,24 +21,22 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/msvc-dev/msvc-operator/internal/testutil/promserver"
 )
 
 // This file runs the Prometheus provider against a real Prometheus server
 // that scrapes an in-process exporter. It uses Unix process groups
-// (Setpgid, kill(-pgid)), so it builds on Linux and macOS only.
+// (through internal/testutil/promserver), so it builds on Linux and macOS only.
 
 // exporter serves Prometheus text exposition whose values the test sets.
 type exporter struct {
@@ -77,141 +75,6 @@ func (e *exporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// findPrometheus returns the Prometheus binary: $PROMETHEUS_BIN, then
-// /usr/bin/prometheus, then prometheus on PATH.
-func findPrometheus() (string, error) {
-	if p := os.Getenv("PROMETHEUS_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("PROMETHEUS_BIN=%s: %w", p, err)
-		}
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/bin/prometheus"); err == nil {
-		return "/usr/bin/prometheus", nil
-	}
-	return exec.LookPath("prometheus")
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// promServer is a Prometheus process started by the test.
-type promServer struct {
-	cmd     *exec.Cmd
-	url     string
-	logPath string
-	exited  chan struct{} // closed when the process has been reaped
-	once    sync.Once
-}
-
-// stop kills the whole process group and waits until the process is reaped.
-func (s *promServer) stop(t *testing.T) {
-	t.Helper()
-	s.once.Do(func() {
-		// Negative pid: the process group created by Setpgid.
-		if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("killing prometheus process group: %v", err)
-		}
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("prometheus (pid %d) did not exit after SIGKILL", s.cmd.Process.Pid)
-		}
-	})
-}
-
-// logTail returns the end of the Prometheus log for failure messages.
-func (s *promServer) logTail() string {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// startPrometheus starts Prometheus scraping target every second and waits
-// until it is ready. The process group is killed in t.Cleanup.
-func startPrometheus(t *testing.T, bin, target string) *promServer {
-	t.Helper()
-	dir := t.TempDir() // created before the kill cleanup, so removed after it
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: exporter
-    static_configs:
-      - targets: [%q]
-`, target)
-	configPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "prometheus.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = logFile.Close() }() // the child keeps its own descriptor
-
-	port := freePort(t)
-	cmd := exec.Command(bin,
-		"--config.file="+configPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-	)
-	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	s := &promServer{
-		cmd:     cmd,
-		url:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		logPath: logPath,
-		exited:  make(chan struct{}),
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.stop(t) })
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := client.Get(s.url + "/-/ready")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("prometheus exited before it was ready (%v); log:\n%s", cmd.ProcessState, s.logTail())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s/-/ready after 15s (last error %v); log:\n%s", s.url, err, s.logTail())
-		}
-	}
-}
-
-// waitForValue polls query until it returns want (NaN never matches) or the
 // timeout passes, and returns the last value seen.
 func waitForValue(t *testing.T, p Provider, query string, want float64, timeout time.Duration) Value {
 	t.Helper()
@@ -234,7 +97,7 @@ func waitForValue(t *testing.T, p Provider, query string, want float64, timeout 
 }
 
 func TestPrometheusIntegration(t *testing.T) {
-	bin, err := findPrometheus()
+	bin, err := promserver.Find()
 	if err != nil {
 		if os.Getenv("MSVC_SKIP_PROMETHEUS") == "1" {
 			t.Skipf("prometheus not found (%v); skipped because MSVC_SKIP_PROMETHEUS=1", err)
@@ -250,8 +113,16 @@ func TestPrometheusIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	prom := startPrometheus(t, bin, expURL.Host)
-	p, err := NewPrometheus(prom.url, &http.Client{Timeout: 2 * time.Second})
+	prom, err := promserver.Start(bin, t.TempDir(), expURL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := prom.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	p, err := NewPrometheus(prom.URL, &http.Client{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +192,10 @@ func TestPrometheusIntegration(t *testing.T) {
 		}
 	})
 	t.Run("stopped server is inconclusive", func(t *testing.T) {
-		prom.stop(t)
-		pid := prom.cmd.Process.Pid
+		if err := prom.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		pid := prom.Pid()
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("prometheus pid %d still exists after stop (kill 0: %v)", pid, err)
 		}

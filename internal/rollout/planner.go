@@ -308,7 +308,6 @@ func (p *planner) nextStep() {
 	p.st.CurrentStep = ptr.To(ptr.Deref(p.st.CurrentStep, 0) + 1)
 	p.st.StepStartedAt = p.now()
 	p.st.Phase = msv1.RolloutPhaseProgressing
-	p.st.Analysis = nil
 }
 
 // runSteps runs steps until one has to wait.
@@ -392,8 +391,9 @@ func (p *planner) canaryReady(want int32) bool {
 func (p *planner) analyse(i int) bool {
 	n := len(p.c.Steps)
 	a := p.c.Analysis
-	if p.st.Analysis == nil {
-		p.st.Analysis = &msv1.AnalysisStatus{}
+	if p.st.Analysis == nil || p.st.Analysis.Step != int32(i) {
+		// The last step's values stay visible until this step measures.
+		p.st.Analysis = &msv1.AnalysisStatus{Step: int32(i)}
 	}
 	as := p.st.Analysis
 	if m := p.obs.Measurement; m != nil {
@@ -421,12 +421,14 @@ func (p *planner) analyse(i int) bool {
 			p.event(true, "AnalysisInconclusive", "Step %d/%d: %s", i+1, n, p.st.Message)
 		}
 		return false
-	case as.Measurements >= ptr.Deref(a.Count, DefaultCount):
+	// Only conclusive measurements count: no data or a Prometheus that is
+	// down can never promote a canary.
+	case as.Measurements-as.Inconclusives >= ptr.Deref(a.Count, DefaultCount):
 		p.event(false, "AnalysisPassed", "Step %d/%d: analysis passed %d of %d measurements", i+1, n, as.Measurements-as.Failures-as.Inconclusives, as.Measurements)
 		return true
 	}
 	p.st.Phase = msv1.RolloutPhaseProgressing
-	p.st.Message = fmt.Sprintf("Step %d/%d: analysis, %d of %d measurements taken", i+1, n, as.Measurements, ptr.Deref(a.Count, DefaultCount))
+	p.st.Message = fmt.Sprintf("Step %d/%d: analysis, %d of %d conclusive measurements taken", i+1, n, as.Measurements-as.Inconclusives, ptr.Deref(a.Count, DefaultCount))
 	p.requeue = max(nextMeasurement(p.c, &p.st).Sub(p.obs.Now), time.Second)
 	return false
 }

@@ -83,22 +83,29 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 			ErrorIfCRDPathMissing: true,
 		},
 		writes: &writeCounter{},
-		done:   make(chan struct{}),
 	}
 	cfg, err := e.testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 	e.cfg = cfg
 
+	e.startManager()
+	return e
+}
+
+// startManager runs a new manager, with fresh memory, against the API server.
+func (e *operatorEnv) startManager() {
 	// The manager's requests go through a counter, so tests can assert how
 	// many writes a reconcile made.
-	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg := rest.CopyConfig(e.cfg)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: e.writes} })
 
+	var err error
 	e.mgr, err = ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme,
 		Cache:   CacheOptions(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		// Two managers run in this process (with and without the Gateway API).
+		// Several managers run in this process (with and without the Gateway
+		// API, and restarted ones).
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -107,17 +114,22 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 
 	mgrCtx, stop := context.WithCancel(ctx)
 	e.stop = stop
+	e.done = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
 		defer close(e.done)
 		Expect(e.mgr.Start(mgrCtx)).To(Succeed())
 	}()
-	return e
+}
+
+// stopManager stops the manager, as a crash or a rollout of the operator would.
+func (e *operatorEnv) stopManager() {
+	e.stop()
+	<-e.done
 }
 
 func (e *operatorEnv) Stop() {
-	e.stop()
-	<-e.done
+	e.stopManager()
 	Expect(e.testEnv.Stop()).To(Succeed())
 }
 

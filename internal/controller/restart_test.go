@@ -1,0 +1,121 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+)
+
+// trafficGuard watches the HTTPRoute of ms and records every version in
+// which the canary gets traffic while its Deployment has no ready pods, or
+// pods of an older template.
+type trafficGuard struct {
+	mu         sync.Mutex
+	versions   int
+	violations []string
+	stop       func()
+}
+
+func guardTraffic(ms *msv1.Microservice) *trafficGuard {
+	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	w, err := wc.Watch(ctx, &gwv1.HTTPRouteList{}, client.InNamespace(ms.Namespace))
+	Expect(err).NotTo(HaveOccurred())
+	g := &trafficGuard{stop: w.Stop}
+	go func() {
+		defer GinkgoRecover()
+		for ev := range w.ResultChan() {
+			route, ok := ev.Object.(*gwv1.HTTPRoute)
+			if !ok || ev.Type == watch.Deleted || len(route.Spec.Rules) == 0 {
+				continue
+			}
+			for _, b := range route.Spec.Rules[0].BackendRefs {
+				if string(b.Name) != builder.TrackServiceName(ms, builder.TrackCanary) || ptr.Deref(b.Weight, 0) == 0 {
+					continue
+				}
+				d := &appsv1.Deployment{}
+				err := k8sClient.Get(ctx, canaryKey(ms), d)
+				g.mu.Lock()
+				if err != nil || d.Status.ReadyReplicas == 0 || d.Status.UpdatedReplicas != d.Status.Replicas {
+					g.violations = append(g.violations, fmt.Sprintf("route %s sends %d%% to a canary with %d ready pods (%v)",
+						route.ResourceVersion, *b.Weight, d.Status.ReadyReplicas, err))
+				}
+				g.mu.Unlock()
+			}
+			g.mu.Lock()
+			g.versions++
+			g.mu.Unlock()
+		}
+	}()
+	return g
+}
+
+func (g *trafficGuard) Check() {
+	g.stop()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	Expect(g.versions).To(BeNumerically(">", 0), "the guard saw the route")
+	Expect(g.violations).To(BeEmpty())
+}
+
+var _ = Describe("Operator restart in the middle of a canary", func() {
+	It("resumes at the same step and weight, and never routes to a canary without ready pods", func() {
+		ms := withCanary(withRoute(checkout(newNamespace())), weightStep(30), manualGate(), weightStep(60), manualGate())
+		ms.Spec.Replicas = ptr.To[int32](4)
+		guard := guardTraffic(ms)
+		startCanary(ms)
+		playDeployment(canaryKey(ms))
+		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
+			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(30))))
+		before := rolloutStatus(ms)()
+
+		By("restarting the operator at the manual gate")
+		env.stopManager()
+		env.startManager()
+		nudge(ms, "after-restart")
+		Consistently(rolloutStatus(ms), 2*time.Second, interval).Should(Equal(before))
+		Expect(routeWeights(ms)()).To(Equal("checkout-stable=70/checkout-canary=30"))
+
+		By("restarting it again right after a promote, while the canary scales up for 60%")
+		annotate(ms, msv1.PromoteAnnotation, "p1")
+		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(3)))
+		env.stopManager()
+		Expect(routeWeights(ms)()).To(Equal("checkout-stable=70/checkout-canary=30"))
+		env.startManager()
+		Consistently(routeWeights(ms), time.Second, interval).Should(Equal("checkout-stable=70/checkout-canary=30"),
+			"60% waits for the canary's third pod")
+		playDeployment(canaryKey(ms))
+		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=40/checkout-canary=60"))
+		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
+			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](3)), HaveField("HandledPromote", "p1")))
+
+		guard.Check()
+	})
+})

@@ -51,8 +51,8 @@ type Rollout struct {
 // +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.analysis)) || has(self.analysis)",message="spec.rollout.canary.analysis is required when a step runs an analysis"
 type Canary struct {
 	// Steps run in order. When the last step is done, the new version is promoted.
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="spec.rollout.canary.steps needs at least one step, for example setWeight: 20"
 	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",message="spec.rollout.canary.steps[].setWeight must not decrease from one step to the next"
 	// +listType=atomic
 	// +required

@@ -107,6 +107,58 @@ var invalidMicroservices = []invalidCase{
 		"spec.serviceAccountName in body should match"},
 	{"unknown image pull policy", func(m *msv1.Microservice) { m.Spec.ImagePullPolicy = "Sometimes" },
 		`supported values: "Always", "IfNotPresent", "Never"`},
+
+	// spec.rollout
+	{"canary strategy without canary", func(m *msv1.Microservice) { m.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy} },
+		"spec.rollout.canary is required when spec.rollout.strategy is Canary"},
+	{"canary steps with rolling update", func(m *msv1.Microservice) {
+		withCanary(m, weightStep(10)).Spec.Rollout.Strategy = msv1.RollingUpdateStrategy
+	}, "spec.rollout.canary is only allowed with spec.rollout.strategy: Canary"},
+	{"no canary steps", func(m *msv1.Microservice) { withCanary(m).Spec.Rollout.Canary.Steps = []msv1.CanaryStep{} },
+		"spec.rollout.canary.steps needs at least one step"},
+	{"canary steps left out", func(m *msv1.Microservice) { withCanary(m) },
+		"spec.rollout.canary.steps: Required value"},
+	{"weight above 100", func(m *msv1.Microservice) { withCanary(m, weightStep(150)) },
+		"setWeight in body should be less than or equal to 100"},
+	{"negative weight", func(m *msv1.Microservice) { withCanary(m, weightStep(-5)) },
+		"setWeight in body should be greater than or equal to 0"},
+	{"decreasing weights", func(m *msv1.Microservice) { withCanary(m, weightStep(50), manualGate(), weightStep(20)) },
+		"spec.rollout.canary.steps[].setWeight must not decrease from one step to the next"},
+	{"step with two actions", func(m *msv1.Microservice) {
+		withCanary(m, msv1.CanaryStep{SetWeight: ptr.To[int32](10), Pause: &msv1.PauseStep{}})
+	}, "each step of spec.rollout.canary.steps needs exactly one of setWeight, pause or analysis"},
+	{"empty step", func(m *msv1.Microservice) { withCanary(m, msv1.CanaryStep{}) },
+		"each step of spec.rollout.canary.steps needs exactly one of setWeight, pause or analysis"},
+	{"too many steps", func(m *msv1.Microservice) {
+		steps := make([]msv1.CanaryStep, 65)
+		for i := range steps {
+			steps[i] = manualGate()
+		}
+		withCanary(m, steps...)
+	}, "Too many: 65: must have at most 64 items"},
+	{"analysis step without analysis", func(m *msv1.Microservice) {
+		withCanary(m, weightStep(10), msv1.CanaryStep{Analysis: &msv1.AnalysisStep{}})
+	}, "spec.rollout.canary.analysis is required when a step runs an analysis"},
+	{"metric without min or max", func(m *msv1.Microservice) {
+		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)"})
+	}, "successCondition needs min, max or both"},
+	{"metric min above max", func(m *msv1.Microservice) {
+		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)", SuccessCondition: msv1.SuccessCondition{Min: ptr.To("2"), Max: ptr.To("1")}})
+	}, "successCondition.min must not be above max"},
+	{"metric bound that is not a number", func(m *msv1.Microservice) {
+		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)", SuccessCondition: msv1.SuccessCondition{Max: ptr.To("1e3; drop")}})
+	}, "successCondition.max must be a decimal number such as 0.5"},
+	{"Prometheus address without scheme", func(m *msv1.Microservice) {
+		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)", SuccessCondition: msv1.SuccessCondition{Max: ptr.To("1")}})
+		m.Spec.Rollout.Canary.Analysis.Prometheus = &msv1.PrometheusProvider{Address: "prometheus:9090"}
+	}, "prometheus.address must be an http or https URL"},
+}
+
+// withAnalysis gives m a canary with one analysis step measuring metric.
+func withAnalysis(m *msv1.Microservice, metric msv1.Metric) *msv1.Microservice {
+	withCanary(m, weightStep(10), msv1.CanaryStep{Analysis: &msv1.AnalysisStep{}})
+	m.Spec.Rollout.Canary.Analysis = &msv1.Analysis{Metrics: []msv1.Metric{metric}}
+	return m
 }
 
 var _ = Describe("Admission of Microservices", func() {

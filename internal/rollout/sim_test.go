@@ -1,0 +1,559 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/utils/ptr"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// This file is a small simulator that plays the cluster around the planner,
+// the way the reconciler uses it: observe both Deployments, take a
+// measurement when MeasurementDue says so, Plan, apply the Decision (stable
+// template, canary replicas, route weight, status), let the Deployment
+// controllers make pods ready, and wait for the next reconcile. Each reconcile
+// ("tick") appends one line to a trace that is compared with a golden file
+// under testdata/, and a set of invariants is checked on every tick.
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the traces of this run")
+
+// simEpoch is t=0 of every scenario.
+var simEpoch = time.Date(2026, time.March, 1, 10, 0, 0, 0, time.UTC)
+
+// never is a readiness delay for pods that never become ready.
+const never = -1
+
+// simDeployment is a Deployment as the reconciler observes it: the revision
+// of its template, its replica count and how many pods of that template are
+// ready.
+type simDeployment struct {
+	exists   bool
+	revision string
+	replicas int32
+	ready    int32
+	// changedAt is the tick of the last template change or scale-up.
+	changedAt int
+	// readyAfter is how many following reconciles still see new pods
+	// unready (0: the next reconcile sees them ready), or never.
+	readyAfter int
+}
+
+func (d *simDeployment) setTemplate(rev string, tick int) {
+	if d.revision != rev {
+		d.revision = rev
+		d.ready = 0 // only pods of the current template count
+		d.changedAt = tick
+	}
+}
+
+func (d *simDeployment) scale(n int32, tick int) {
+	switch {
+	case n < d.replicas:
+		d.ready = min(d.ready, n)
+	case n > d.replicas:
+		d.changedAt = tick
+	}
+	d.replicas = n
+}
+
+// control plays the Deployment controller at the end of a tick.
+func (d *simDeployment) control(tick int) {
+	if d.ready < d.replicas && d.readyAfter != never && tick-d.changedAt >= d.readyAfter {
+		d.ready = d.replicas
+	}
+}
+
+func (d *simDeployment) String() string {
+	if !d.exists {
+		return "-"
+	}
+	return fmt.Sprintf("%s %d/%d", d.revision, d.ready, d.replicas)
+}
+
+// scenario is one story told to the planner.
+type scenario struct {
+	name string
+	// doc says what the scenario shows; it heads the golden file.
+	doc    []string
+	canary *msv1.Canary
+	// stableReplicas of the stable Deployment at t=0 (running rev1).
+	stableReplicas int32
+	// canaryReadyAfter and stableReadyAfter are the readiness delays of new
+	// pods, in reconciles (see simDeployment.readyAfter).
+	canaryReadyAfter, stableReadyAfter int
+	// noRoute splits traffic by replica ratio instead of HTTPRoute weights.
+	noRoute bool
+	// clockStep is how far the clock moves when nothing is requeued (the
+	// next reconcile comes from a watch event). Default 30s.
+	clockStep time.Duration
+	// measurements is the scripted outcome of each measurement in order:
+	// S(uccessful), F(ailed), I(nconclusive); afterwards measureDefault
+	// (default S).
+	measurements   string
+	measureDefault byte
+	ticks          int
+	hooks          []hook
+	// check runs scenario-specific assertions after every tick.
+	check func(s *sim, r tickRecord)
+}
+
+// hook changes the world before a reconcile: at a given tick, or at the
+// first tick whose previous status satisfies when.
+type hook struct {
+	tick    int
+	when    func(s *sim) bool
+	actions []action
+}
+
+type action struct {
+	note string
+	do   func(s *sim)
+}
+
+func atTick(n int, actions ...action) hook { return hook{tick: n, actions: actions} }
+
+func when(cond func(s *sim) bool, actions ...action) hook {
+	return hook{tick: -1, when: cond, actions: actions}
+}
+
+// Actions. Each one a watch would notice triggers a reconcile 10s after the
+// previous one (sooner than a pending requeue).
+const watchDelay = 10 * time.Second
+
+func specRevision(rev string) action {
+	return action{"spec: pod template changed to revision " + rev, func(s *sim) { s.desired = rev; s.wake() }}
+}
+
+func annotate(key, value string) action {
+	return action{fmt.Sprintf("kubectl annotate --overwrite %s=%s", key, value), func(s *sim) {
+		s.annotations[key] = value
+		s.wake()
+	}}
+}
+
+func unannotate(key string) action {
+	return action{"kubectl annotate " + key + "-", func(s *sim) { delete(s.annotations, key); s.wake() }}
+}
+
+func hpaScale(n int32) action {
+	return action{fmt.Sprintf("HPA scales the stable Deployment to %d replicas", n), func(s *sim) {
+		s.stable.scale(n, s.tick)
+		s.wake()
+	}}
+}
+
+func canaryReadyAfter(n int) action {
+	what := fmt.Sprintf("from now on new canary pods are ready after %d reconciles", n)
+	if n == never {
+		what = "from now on new canary pods never become ready"
+	}
+	return action{what, func(s *sim) { s.canary.readyAfter = n }}
+}
+
+// restartOperator throws away everything the operator holds in memory (its
+// requeue timers); status.rollout and the cluster stay. The new operator
+// reconciles every object right after it starts.
+func restartOperator() action {
+	return action{"operator restarted: in-memory state dropped, status.rollout and the cluster kept", func(s *sim) {
+		s.restartedAt = s.tick
+		s.beforeRestart = s.status()
+		s.wake()
+	}}
+}
+
+// sim is the simulated cluster plus the operator's persisted state.
+type sim struct {
+	sc *scenario
+
+	desired     string
+	annotations map[string]string
+	stable      simDeployment
+	canary      simDeployment
+	// weight is the canary weight applied to the HTTPRoute.
+	weight int32
+	// statusJSON is status.rollout as stored by the API server; every
+	// reconcile reads it back, as a restarted operator would.
+	statusJSON []byte
+
+	tick     int
+	now      time.Time
+	lastTick time.Time
+	measured int
+	fired    []bool
+
+	restartedAt   int
+	beforeRestart *msv1.RolloutStatus
+
+	lines []string
+	recs  []tickRecord
+	inv   *invariants
+}
+
+// tickRecord is what one reconcile saw and decided.
+type tickRecord struct {
+	tick       int
+	now        time.Time
+	prev       *msv1.RolloutStatus
+	obs        Observation
+	d          Decision
+	prevWeight int32
+}
+
+func newSim(sc *scenario) *sim {
+	s := &sim{
+		sc:          sc,
+		desired:     "rev1",
+		annotations: map[string]string{},
+		stable: simDeployment{exists: true, revision: "rev1", replicas: sc.stableReplicas, ready: sc.stableReplicas,
+			readyAfter: sc.stableReadyAfter},
+		canary:      simDeployment{readyAfter: sc.canaryReadyAfter},
+		now:         simEpoch,
+		lastTick:    simEpoch,
+		fired:       make([]bool, len(sc.hooks)),
+		restartedAt: -1,
+		inv:         newInvariants(),
+	}
+	s.lines = append(s.lines, s.header()...)
+	return s
+}
+
+func (s *sim) wake() {
+	if at := s.lastTick.Add(watchDelay); s.tick > 0 && at.Before(s.now) {
+		s.now = at
+	}
+}
+
+// status is status.rollout as the next reconcile reads it.
+func (s *sim) status() *msv1.RolloutStatus {
+	if s.statusJSON == nil {
+		return nil
+	}
+	st := &msv1.RolloutStatus{}
+	if err := json.Unmarshal(s.statusJSON, st); err != nil {
+		panic(err)
+	}
+	return st
+}
+
+func (s *sim) observe() Observation {
+	o := Observation{
+		Now:             s.now,
+		DesiredRevision: s.desired,
+		HasRoute:        !s.sc.noRoute,
+		Paused:          s.annotations[msv1.PausedAnnotation] == "true",
+		Promote:         s.annotations[msv1.PromoteAnnotation],
+		PromoteFull:     s.annotations[msv1.PromoteFullAnnotation],
+		Abort:           s.annotations[msv1.AbortAnnotation],
+		Retry:           s.annotations[msv1.RetryAnnotation],
+	}
+	if s.stable.exists {
+		o.StableRevision = s.stable.revision
+		o.StableReady = s.stable.ready == s.stable.replicas
+		o.StableReplicas = s.stable.replicas
+	}
+	if s.canary.exists {
+		o.CanaryRevision = s.canary.revision
+		o.CanaryReadyReplicas = s.canary.ready
+	}
+	return o
+}
+
+func (sc *scenario) defaultOutcome() byte {
+	if sc.measureDefault == 0 {
+		return 'S'
+	}
+	return sc.measureDefault
+}
+
+func (s *sim) measure() *Measurement {
+	outcome := s.sc.defaultOutcome()
+	if s.measured < len(s.sc.measurements) {
+		outcome = s.sc.measurements[s.measured]
+	}
+	s.measured++
+	r := msv1.MetricResult{Name: "success-rate"}
+	switch outcome {
+	case 'S':
+		r.Phase, r.Value, r.Message = PhaseSuccessful, "0.998", "0.998 is at or above the minimum 0.99"
+	case 'F':
+		r.Phase, r.Value, r.Message = PhaseFailed, "0.91", "0.91 is below the minimum 0.99"
+	case 'I':
+		r.Phase, r.Message = PhaseInconclusive, "query failed: dial tcp 10.96.0.20:9090: connect: connection refused"
+	default:
+		panic(fmt.Sprintf("unknown measurement outcome %q", outcome))
+	}
+	return &Measurement{Phase: r.Phase, Metrics: []msv1.MetricResult{r}}
+}
+
+// runTick is one reconcile.
+func (s *sim) runTick() {
+	prev := s.status()
+	for i, h := range s.sc.hooks {
+		if s.fired[i] || !(h.tick == s.tick || h.tick < 0 && h.when(s)) {
+			continue
+		}
+		s.fired[i] = true
+		for _, a := range h.actions {
+			a.do(s)
+			s.lines = append(s.lines, "     -- "+a.note)
+		}
+	}
+
+	obs := s.observe()
+	if s.sc.canary != nil && MeasurementDue(s.sc.canary, prev, obs.Now) {
+		obs.Measurement = s.measure()
+	}
+	d := Plan(s.sc.canary, prev, obs)
+
+	// Apply, as the reconciler does.
+	rec := tickRecord{tick: s.tick, now: s.now, prev: prev, obs: obs, d: d, prevWeight: s.weight}
+	s.weight = d.Status.CanaryWeight
+	if d.UpdateStable {
+		s.stable.setTemplate(s.desired, s.tick)
+	}
+	s.canary.exists = true
+	s.canary.setTemplate(s.desired, s.tick) // the canary's template is always the spec's
+	s.canary.scale(d.CanaryReplicas, s.tick)
+	raw, err := json.Marshal(d.Status)
+	if err != nil {
+		panic(err)
+	}
+	s.statusJSON = raw
+
+	// The invariants hold right after the apply, before any pod becomes ready.
+	s.inv.check(s, rec)
+	if s.sc.check != nil {
+		s.sc.check(s, rec)
+	}
+
+	s.stable.control(s.tick)
+	s.canary.control(s.tick)
+	s.lines = append(s.lines, s.line(rec))
+	s.recs = append(s.recs, rec)
+
+	s.lastTick = s.now
+	if d.RequeueAfter > 0 {
+		s.now = s.now.Add(d.RequeueAfter)
+	} else {
+		s.now = s.now.Add(s.clockStep())
+	}
+	s.tick++
+}
+
+func (s *sim) clockStep() time.Duration {
+	if s.sc.clockStep > 0 {
+		return s.sc.clockStep
+	}
+	return 30 * time.Second
+}
+
+func (s *sim) run() {
+	for s.tick < s.sc.ticks {
+		s.runTick()
+	}
+}
+
+func (s *sim) header() []string {
+	sc := s.sc
+	out := []string{"# scenario " + sc.name}
+	for _, l := range sc.doc {
+		out = append(out, "# "+l)
+	}
+	var steps []string
+	for _, st := range sc.canary.Steps {
+		steps = append(steps, describeStep(st))
+	}
+	out = append(out, "# steps: "+strings.Join(steps, ", "))
+	if a := sc.canary.Analysis; a != nil {
+		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d, failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
+			interval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
+			sc.measurements, sc.defaultOutcome()))
+	}
+	routing := "HTTPRoute weights"
+	if sc.noRoute {
+		routing = "replica ratio (no route)"
+	}
+	out = append(out,
+		fmt.Sprintf("# cluster: stable rev1 with %d replicas; new canary pods ready after %s, new stable pods after %s; traffic split by %s",
+			sc.stableReplicas, describeDelay(sc.canaryReadyAfter), describeDelay(sc.stableReadyAfter), routing),
+		fmt.Sprintf("# clock: next reconcile at the requeue, else %s later (%s after a watched change)", s.clockStep(), watchDelay),
+		"# columns: [tick] time, phase, step (1-based), route weight, canary/stable Deployment (revision ready/replicas at the end of the tick),",
+		"#          analysis (taken/failed/inconclusive), measurement taken, requeue | events | status message",
+	)
+	return out
+}
+
+func describeStep(st msv1.CanaryStep) string {
+	switch {
+	case st.SetWeight != nil:
+		return fmt.Sprintf("setWeight %d", *st.SetWeight)
+	case st.Pause != nil && st.Pause.Duration != nil:
+		return "pause " + st.Pause.Duration.Duration.String()
+	case st.Pause != nil:
+		return "pause (until promoted)"
+	default:
+		return "analysis"
+	}
+}
+
+func describeDelay(n int) string {
+	switch n {
+	case never:
+		return "never"
+	case 0:
+		return "the next reconcile"
+	case 1:
+		return "1 more reconcile"
+	}
+	return fmt.Sprintf("%d more reconciles", n)
+}
+
+func clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+}
+
+func (s *sim) line(r tickRecord) string {
+	st := r.d.Status
+	step := "-"
+	if st.CurrentStep != nil {
+		if i := int(*st.CurrentStep); i < len(s.sc.canary.Steps) {
+			step = fmt.Sprintf("%d/%d", i+1, len(s.sc.canary.Steps))
+		} else {
+			step = "done"
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%02d] t=%-6s phase=%-11s step=%-4s weight=%-3d canary=%-9s stable=%s",
+		r.tick, clock(r.now.Sub(simEpoch)), st.Phase, step, st.CanaryWeight, s.canary.String(), s.stable.String())
+	if a := st.Analysis; a != nil {
+		fmt.Fprintf(&b, " analysis=%d/%d/%d", a.Measurements, a.Failures, a.Inconclusives)
+	}
+	if m := r.obs.Measurement; m != nil {
+		fmt.Fprintf(&b, " measured=%s", m.Phase)
+	}
+	if r.d.RequeueAfter > 0 {
+		fmt.Fprintf(&b, " requeue=%s", r.d.RequeueAfter)
+	}
+	for _, e := range r.d.Events {
+		kind := "event"
+		if e.Warning {
+			kind = "warning"
+		}
+		fmt.Fprintf(&b, " | %s %s: %s", kind, e.Reason, e.Message)
+	}
+	fmt.Fprintf(&b, " | msg %s", st.Message)
+	return b.String()
+}
+
+func (s *sim) trace() string { return strings.Join(s.lines, "\n") + "\n" }
+
+// compareGolden compares a trace with testdata/NAME.golden, or rewrites the
+// file with -update.
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/rollout -run 'TestScenarios/%s' -update to create it)", err, name)
+	}
+	if string(want) != got {
+		t.Errorf("trace differs from %s (- golden, + this run); if the change is intended, run\n"+
+			"  go test ./internal/rollout -run 'TestScenarios/%s$' -update\nand review the diff:\n%s",
+			path, name, lineDiff(string(want), got))
+	}
+}
+
+// lineDiff is a small longest-common-subsequence diff of two texts, with two
+// lines of context around each change.
+func lineDiff(a, b string) string {
+	x := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
+	y := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte
+		text string
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			ops = append(ops, op{' ', x[i]})
+			i++
+			j++
+		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
+			ops = append(ops, op{'+', y[j]})
+			j++
+		default:
+			ops = append(ops, op{'-', x[i]})
+			i++
+		}
+	}
+	const context = 2
+	var out []string
+	lastShown := -1
+	for k, o := range ops {
+		near := false
+		for c := max(0, k-context); c <= min(len(ops)-1, k+context); c++ {
+			if ops[c].kind != ' ' {
+				near = true
+				break
+			}
+		}
+		if !near {
+			continue
+		}
+		if lastShown >= 0 && k > lastShown+1 {
+			out = append(out, "@@")
+		}
+		out = append(out, string(o.kind)+" "+o.text)
+		lastShown = k
+	}
+	return strings.Join(out, "\n")
+}

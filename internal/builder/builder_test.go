@@ -81,7 +81,7 @@ func TestDecideReplicas(t *testing.T) {
 			if !ptr.Equal(got.Replicas, tt.want) || got.Owner != tt.wantOwner {
 				t.Fatalf("DecideReplicas() = %v/%s, want %v/%s", ptr.Deref(got.Replicas, -1), got.Owner, ptr.Deref(tt.want, -1), tt.wantOwner)
 			}
-			d := roundTrip[appsv1.Deployment](t, Deployment(ms, got))
+			d := roundTrip[appsv1.Deployment](t, Deployment(ms, got, ""))
 			if !ptr.Equal(d.Spec.Replicas, tt.want) {
 				t.Fatalf("Deployment spec.replicas = %v, want %v", d.Spec.Replicas, tt.want)
 			}
@@ -143,7 +143,7 @@ func TestDeployment(t *testing.T) {
 		PeriodSeconds: 5,
 	}}
 	ms.Spec.ServiceAccountName = "checkout"
-	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms)))
+	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms), ""))
 
 	if d.Name != "checkout" || d.Namespace != "shop" {
 		t.Fatalf("name = %s/%s", d.Namespace, d.Name)
@@ -177,7 +177,7 @@ func TestDeployment(t *testing.T) {
 }
 
 func TestSecurityContextDefaultsMeetRestrictedStandard(t *testing.T) {
-	d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base())))
+	d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base()), ""))
 	pod := d.Spec.Template.Spec
 	if !ptr.Deref(pod.SecurityContext.RunAsNonRoot, false) || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Fatalf("pod security context = %+v", pod.SecurityContext)
@@ -190,7 +190,7 @@ func TestSecurityContextDefaultsMeetRestrictedStandard(t *testing.T) {
 
 	ms := base()
 	ms.Spec.SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)}
-	d = roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms)))
+	d = roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms), ""))
 	if got := d.Spec.Template.Spec.Containers[0].SecurityContext; ptr.Deref(got.ReadOnlyRootFilesystem, true) || got.Capabilities != nil {
 		t.Fatalf("the user's security context must replace the default, got %+v", got)
 	}
@@ -293,5 +293,33 @@ func TestURL(t *testing.T) {
 	ms.Spec.Ports = nil
 	if got := URL(ms); got != "" {
 		t.Fatalf("URL without ports = %q", got)
+	}
+}
+
+func TestConfigRefsAndHash(t *testing.T) {
+	ms := base()
+	ms.Spec.Env = []corev1.EnvVar{
+		{Name: "A", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "pw"}}},
+		{Name: "B", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}, Key: "x"}}},
+		{Name: "C", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	}
+	ms.Spec.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}}}
+	got := ConfigRefs(ms)
+	if len(got) != 2 || got[0].String() != "ConfigMap/app" || got[1].String() != "Secret/db" {
+		t.Fatalf("ConfigRefs = %v", got)
+	}
+
+	if Revision(ms, "h1") == Revision(ms, "h2") {
+		t.Fatal("a new config hash must be a new revision")
+	}
+	if Revision(ms, "h1") != Revision(ms, "h1") {
+		t.Fatal("the revision must be stable")
+	}
+	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms), "h1"))
+	if d.Spec.Template.Annotations[AnnotationConfigHash] != "h1" {
+		t.Fatalf("pod template annotations = %v", d.Spec.Template.Annotations)
+	}
+	if d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base()), "")); len(d.Spec.Template.Annotations) != 0 {
+		t.Fatalf("no config, no annotation: %v", d.Spec.Template.Annotations)
 	}
 }

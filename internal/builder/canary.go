@@ -34,6 +34,11 @@ const (
 
 	// AnnotationRevision on a Deployment is the revision of its pod template.
 	AnnotationRevision = "apps.msvc.dev/revision"
+
+	// AnnotationConfigHash on the pod template identifies the versions of the
+	// ConfigMaps and Secrets the pods read, so that a change to them rolls
+	// the pods (or starts a canary) like any other change.
+	AnnotationConfigHash = "apps.msvc.dev/config-hash"
 )
 
 // IsCanary reports whether ms delivers new versions as canaries.
@@ -42,9 +47,10 @@ func IsCanary(ms *msv1.Microservice) bool {
 }
 
 // Revision identifies the spec's pod template: any change to what runs in
-// the pod (image, command, env, resources, probes, security) changes it.
-func Revision(ms *msv1.Microservice) string {
-	data, err := json.Marshal(PodTemplate(ms, map[string]string{LabelMicroservice: ms.Name}))
+// the pod (image, command, env, resources, probes, security, and the
+// ConfigMaps and Secrets it reads, through configHash) changes it.
+func Revision(ms *msv1.Microservice, configHash string) string {
+	data, err := json.Marshal(PodTemplate(ms, map[string]string{LabelMicroservice: ms.Name}, configHash))
 	if err != nil {
 		panic("builder: marshal pod template: " + err.Error())
 	}
@@ -60,17 +66,17 @@ func TrackServiceName(ms *msv1.Microservice, track string) string { return ms.Na
 
 // CanaryDeployment is the desired canary Deployment: the spec's pod template
 // on the canary track, at the given replica count.
-func CanaryDeployment(ms *msv1.Microservice, replicas int32) *appsv1ac.DeploymentApplyConfiguration {
-	return trackDeployment(ms, CanaryDeploymentName(ms), TrackCanary, &replicas).
-		WithAnnotations(map[string]string{AnnotationRevision: Revision(ms)})
+func CanaryDeployment(ms *msv1.Microservice, replicas int32, configHash string) *appsv1ac.DeploymentApplyConfiguration {
+	return trackDeployment(ms, CanaryDeploymentName(ms), TrackCanary, &replicas, configHash).
+		WithAnnotations(map[string]string{AnnotationRevision: Revision(ms, configHash)})
 }
 
-func trackDeployment(ms *msv1.Microservice, name, track string, replicas *int32) *appsv1ac.DeploymentApplyConfiguration {
+func trackDeployment(ms *msv1.Microservice, name, track string, replicas *int32, configHash string) *appsv1ac.DeploymentApplyConfiguration {
 	podLabels := CommonLabels(ms)
 	podLabels[LabelTrack] = track
 	spec := appsv1ac.DeploymentSpec().
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{LabelMicroservice: ms.Name, LabelTrack: track})).
-		WithTemplate(PodTemplate(ms, podLabels))
+		WithTemplate(PodTemplate(ms, podLabels, configHash))
 	if replicas != nil {
 		spec.WithReplicas(*replicas)
 	}

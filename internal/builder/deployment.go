@@ -74,23 +74,28 @@ func ReplicasHandoff(ms *msv1.Microservice, live *appsv1.Deployment) *appsv1ac.D
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(replicas))
 }
 
-// Deployment is the desired stable Deployment of ms, running the spec's pod template.
-func Deployment(ms *msv1.Microservice, replicas ReplicasDecision) *appsv1ac.DeploymentApplyConfiguration {
-	return trackDeployment(ms, DeploymentName(ms), TrackStable, replicas.Replicas).
-		WithAnnotations(map[string]string{AnnotationReplicasOwner: replicas.Owner, AnnotationRevision: Revision(ms)})
+// Deployment is the desired stable Deployment of ms, running the spec's pod
+// template; configHash identifies the ConfigMaps and Secrets it reads.
+func Deployment(ms *msv1.Microservice, replicas ReplicasDecision, configHash string) *appsv1ac.DeploymentApplyConfiguration {
+	return trackDeployment(ms, DeploymentName(ms), TrackStable, replicas.Replicas, configHash).
+		WithAnnotations(map[string]string{AnnotationReplicasOwner: replicas.Owner, AnnotationRevision: Revision(ms, configHash)})
 }
 
 // PodTemplate is the pod template of ms's workload.
-func PodTemplate(ms *msv1.Microservice, labels map[string]string) *corev1ac.PodTemplateSpecApplyConfiguration {
+func PodTemplate(ms *msv1.Microservice, labels map[string]string, configHash string) *corev1ac.PodTemplateSpecApplyConfiguration {
 	pod := corev1ac.PodSpec().
 		WithContainers(Container(ms)).
 		WithSecurityContext(podSecurityContext(ms))
 	if ms.Spec.ServiceAccountName != "" {
 		pod.WithServiceAccountName(ms.Spec.ServiceAccountName)
 	}
-	return corev1ac.PodTemplateSpec().
+	tmpl := corev1ac.PodTemplateSpec().
 		WithLabels(labels).
 		WithSpec(pod)
+	if configHash != "" {
+		tmpl.WithAnnotations(map[string]string{AnnotationConfigHash: configHash})
+	}
+	return tmpl
 }
 
 // Container is the service's container.

@@ -17,6 +17,8 @@ limitations under the License.
 package controller
 
 import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -50,6 +52,15 @@ func CacheOptions() cache.Options {
 		DefaultTransform:     cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&msv1.Microservice{}: {Label: labels.Everything()},
+			// Metadata only: the operator hashes versions, never reads data.
+			metadataOf("ConfigMap"): {Label: labels.Everything()},
+			metadataOf("Secret"):    {Label: labels.Everything()},
 		},
 	}
+}
+
+func metadataOf(kind string) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+	return m
 }

@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -80,6 +81,7 @@ type MicroserviceReconciler struct {
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
 
 // Reconcile brings the children of one Microservice to the desired state and
 // writes its status, once, at the end.
@@ -151,6 +153,7 @@ func (r *MicroserviceReconciler) recordRolloutEvents(ms *msv1.Microservice, evs 
 func (r *MicroserviceReconciler) syncChildren(ctx context.Context, ms *msv1.Microservice) (observation, error) {
 	var obs observation
 	steps := []func(context.Context, *msv1.Microservice, *observation) error{
+		r.observeConfig,
 		r.planRollout,
 		r.syncDeployment,
 		r.syncCanary,
@@ -240,11 +243,18 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	// Status-only updates of the Microservice (our own patches) need no reconcile.
 	specOrMetadataChanged := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{})
 
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, configRefIndex, indexConfigRefs); err != nil {
+		return err
+	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&msv1.Microservice{}, builder.WithPredicates(specOrMetadataChanged)).
 		Owns(&appsv1.Deployment{}, forgetOnDelete("Deployment")).
 		Owns(&corev1.Service{}, forgetOnDelete("Service")).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, forgetOnDelete("HorizontalPodAutoscaler")).
+		// Only the metadata of ConfigMaps and Secrets: a new resourceVersion
+		// is all a rollout needs to know.
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing("ConfigMap"))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Secret"))).
 		WithOptions(opts).
 		Named("microservice").
 		Build(r)

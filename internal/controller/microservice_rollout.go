@@ -57,7 +57,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 
 	o := rollout.Observation{
 		Now:             r.now(),
-		DesiredRevision: builder.Revision(ms),
+		DesiredRevision: builder.Revision(ms, obs.configHash),
 		HasRoute:        hasRoute,
 		Paused:          ms.Annotations[msv1.PausedAnnotation] == "true",
 		Promote:         ms.Annotations[msv1.PromoteAnnotation],
@@ -160,7 +160,7 @@ func (r *MicroserviceReconciler) syncCanary(ctx context.Context, ms *msv1.Micros
 	canaryOn := builder.IsCanary(ms)
 	switch {
 	case canaryOn:
-		if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas), canary); err != nil {
+		if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas, obs.configHash), canary); err != nil {
 			return err
 		}
 	case found:

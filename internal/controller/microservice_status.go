@@ -48,6 +48,8 @@ type observation struct {
 	plan rollout.Decision
 	// rollout is the new rollout status; nil without the canary strategy.
 	rollout *msv1.RolloutStatus
+	// configHash identifies the versions of the ConfigMaps and Secrets the pods read.
+	configHash string
 }
 
 // computeStatus writes the whole status of ms from what the reconcile observed.

@@ -56,7 +56,7 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 			return err
 		}
 	}
-	if _, err := r.applier.Apply(ctx, builder.Deployment(ms, decision), live); err != nil {
+	if _, err := r.applier.Apply(ctx, builder.Deployment(ms, decision, obs.configHash), live); err != nil {
 		return err
 	}
 	obs.deployment = live

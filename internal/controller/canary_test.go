@@ -167,6 +167,11 @@ var _ = Describe("Canary rollouts", func() {
 		Expect(k8sClient.Get(ctx, key(ms), live)).To(Succeed())
 		Expect(live.Spec.Image).To(Equal("ghcr.io/acme/checkout:2.0.0"), "the operator never writes the spec")
 		Expect(live.Status.Rollout.StableRevision).To(Equal(builder.Revision(live, "")))
+
+		By("counting the rollout in the operator's metrics")
+		Expect(metricValue("msvc_rollouts_total", map[string]string{"namespace": ns, "outcome": "started"})).To(Equal(1.0))
+		Expect(metricValue("msvc_rollouts_total", map[string]string{"namespace": ns, "outcome": "succeeded"})).To(Equal(1.0))
+		Expect(metricValue("msvc_canary_weight_percent", map[string]string{"namespace": ns})).To(Equal(0.0))
 	})
 
 	It("aborts back to stable and retries from the first step", func() {

@@ -145,19 +145,31 @@ func playGatewayController(ms *msv1.Microservice, accepted bool, reason, message
 
 // reconciles is how many reconciles the Microservice controllers finished.
 func reconciles() float64 {
+	return metricValue("controller_runtime_reconcile_total", map[string]string{"controller": "microservice"})
+}
+
+// metricValue sums the series of a counter or gauge of the operator's
+// metrics registry whose labels include the given ones.
+func metricValue(name string, labels map[string]string) float64 {
 	families, err := ctrlmetrics.Registry.Gather()
 	Expect(err).NotTo(HaveOccurred())
 	total := 0.0
 	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
+		if f.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range f.GetMetric() {
+			have := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "microservice" {
-					total += m.GetCounter().GetValue()
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
 				}
 			}
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return total

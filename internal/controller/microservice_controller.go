@@ -92,6 +92,7 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.statuses.forget(req.NamespacedName)
+			forgetRolloutMetrics(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -119,7 +120,7 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{}, retErr
 	}
-	r.recordRolloutEvents(ms, obs.plan.Events)
+	r.recordRolloutEvents(ms, obs.plan.Events, obs.rollout)
 	requeue := obs.plan.RequeueAfter
 	if obs.gatewayAPIMissing && (requeue == 0 || requeue > gatewayAPIRecheckInterval) {
 		requeue = gatewayAPIRecheckInterval
@@ -134,8 +135,18 @@ func (r *MicroserviceReconciler) now() time.Time {
 	return time.Now()
 }
 
-// recordRolloutEvents tells users about every rollout transition.
-func (r *MicroserviceReconciler) recordRolloutEvents(ms *msv1.Microservice, evs []rollout.Event) {
+// recordRolloutEvents tells users about every rollout transition, and
+// counts them in the operator's metrics.
+func (r *MicroserviceReconciler) recordRolloutEvents(ms *msv1.Microservice, evs []rollout.Event, st *msv1.RolloutStatus) {
+	reasons := make([]string, len(evs))
+	for i, e := range evs {
+		reasons[i] = e.Reason
+	}
+	var weight *int32
+	if st != nil {
+		weight = &st.CanaryWeight
+	}
+	observeRolloutMetrics(ms, reasons, weight)
 	if r.Recorder == nil {
 		return
 	}

@@ -39,11 +39,14 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/metrics"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 // replicasHandoffManager is the field manager that holds spec.replicas of a
@@ -70,7 +73,7 @@ type MicroserviceReconciler struct {
 
 	applier  *ssa.Applier
 	handoff  *ssa.Applier
-	routes   *gatewayAPI
+	router   traffic.Router
 	statuses statusMemo
 }
 
@@ -272,6 +275,17 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err != nil {
 		return err
 	}
-	r.routes = newGatewayAPI(mgr, c, func(obj client.Object) { r.applier.Forget(ssa.RefOf("HTTPRoute", obj)) })
-	return r.routes.watchIfServed(context.Background())
+	r.router = &traffic.GatewayAPI{
+		Client:  mgr.GetClient(),
+		Mapper:  mgr.GetRESTMapper(),
+		Applier: r.applier,
+		StartWatch: func() error {
+			return c.Watch(source.Kind(mgr.GetCache(), client.Object(&gwv1.HTTPRoute{}),
+				handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &msv1.Microservice{}, handler.OnlyControllerOwner()),
+				predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool { r.applier.Forget(ssa.RefOf("HTTPRoute", e.Object)); return true }}))
+		},
+	}
+	// Start the HTTPRoute watch with the others when the Gateway API is installed.
+	_, err = r.router.Available(context.Background())
+	return err
 }

@@ -50,7 +50,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	}
 	hasRoute := false
 	if ms.Spec.Route != nil {
-		if hasRoute, err = r.routes.served(ctx); err != nil {
+		if hasRoute, err = r.router.Available(ctx); err != nil {
 			return err
 		}
 	}
@@ -59,6 +59,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		Now:             r.now(),
 		DesiredRevision: builder.Revision(ms, obs.configHash),
 		HasRoute:        hasRoute,
+		RouterName:      r.router.Name(),
 		Paused:          ms.Annotations[msv1.PausedAnnotation] == "true",
 		Promote:         ms.Annotations[msv1.PromoteAnnotation],
 		PromoteFull:     ms.Annotations[msv1.PromoteFullAnnotation],

@@ -18,26 +18,25 @@ package controller
 
 import (
 	"fmt"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 // observation is what one reconcile saw of the children after applying them.
 type observation struct {
 	// deployment is the stable Deployment, nil when it does not exist.
 	deployment *appsv1.Deployment
-	// route is the HTTPRoute, nil when it does not exist.
-	route *gwv1.HTTPRoute
+	// route is what the router reported about the route, nil when none was applied.
+	route *traffic.Acceptance
 	// gatewayAPIMissing is true when the Microservice asks for a route but the
 	// cluster does not serve HTTPRoutes.
 	gatewayAPIMissing bool
@@ -121,7 +120,7 @@ func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 
 // setRouteAcceptedCondition reports whether every parent of the route
 // accepted it. The condition is removed when ms has no route.
-func setRouteAcceptedCondition(ms *msv1.Microservice, route *gwv1.HTTPRoute, gatewayAPIMissing bool) {
+func setRouteAcceptedCondition(ms *msv1.Microservice, route *traffic.Acceptance, gatewayAPIMissing bool) {
 	if ms.Spec.Route == nil {
 		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.RouteAcceptedCondition)
 		return
@@ -136,63 +135,7 @@ func setRouteAcceptedCondition(ms *msv1.Microservice, route *gwv1.HTTPRoute, gat
 			fmt.Sprintf("HTTPRoute %s does not exist yet", builder.HTTPRouteName(ms)))
 		return
 	}
-	var pending, refused []string
-	for _, ref := range ms.Spec.Route.ParentRefs {
-		name := parentName(ms, ref)
-		accepted := findAccepted(ms, route, ref)
-		switch {
-		case accepted == nil:
-			pending = append(pending, name)
-		case accepted.Status != metav1.ConditionTrue:
-			refused = append(refused, fmt.Sprintf("%s (%s: %s)", name, accepted.Reason, accepted.Message))
-		}
-	}
-	switch {
-	case len(refused) > 0:
-		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionFalse, msv1.ReasonRouteNotAccepted,
-			"Route refused by "+strings.Join(refused, "; "))
-	case len(pending) > 0:
-		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionUnknown, msv1.ReasonRoutePending,
-			"Waiting for the Gateway controller to accept the route on "+strings.Join(pending, ", "))
-	default:
-		setCondition(ms, msv1.RouteAcceptedCondition, metav1.ConditionTrue, msv1.ReasonSucceeded,
-			fmt.Sprintf("Route accepted by %d parent(s)", len(ms.Spec.Route.ParentRefs)))
-	}
-}
-
-func parentName(ms *msv1.Microservice, ref msv1.ParentReference) string {
-	ns := ref.Namespace
-	if ns == "" {
-		ns = ms.Namespace
-	}
-	return ns + "/" + ref.Name
-}
-
-// findAccepted returns the Accepted condition that a parent reported for the
-// route's current generation, or nil when it has not reported on it.
-func findAccepted(ms *msv1.Microservice, route *gwv1.HTTPRoute, ref msv1.ParentReference) *metav1.Condition {
-	for i := range route.Status.Parents {
-		p := &route.Status.Parents[i]
-		if string(p.ParentRef.Name) != ref.Name {
-			continue
-		}
-		ns := ms.Namespace
-		if p.ParentRef.Namespace != nil {
-			ns = string(*p.ParentRef.Namespace)
-		}
-		wantNS := ref.Namespace
-		if wantNS == "" {
-			wantNS = ms.Namespace
-		}
-		if ns != wantNS || string(ptr.Deref(p.ParentRef.SectionName, "")) != ref.SectionName {
-			continue
-		}
-		c := apimeta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionAccepted))
-		if c != nil && c.ObservedGeneration >= route.Generation {
-			return c
-		}
-	}
-	return nil
+	setCondition(ms, msv1.RouteAcceptedCondition, route.Status, route.Reason, route.Message)
 }
 
 // setStalledCondition is True when the operator cannot go on without a human:

@@ -26,9 +26,9 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 func testMS() *msv1.Microservice {
@@ -99,53 +99,26 @@ func TestSetAvailableCondition(t *testing.T) {
 	}
 }
 
-func routeWithParents(generation int64, parents ...gwv1.RouteParentStatus) *gwv1.HTTPRoute {
-	return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Generation: generation}, Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: parents}}}
-}
-
-func parentStatus(name, ns string, status metav1.ConditionStatus, reason string, observed int64) gwv1.RouteParentStatus {
-	var nsp *gwv1.Namespace
-	if ns != "" {
-		nsp = ptr.To(gwv1.Namespace(ns))
-	}
-	return gwv1.RouteParentStatus{
-		ParentRef:  gwv1.ParentReference{Name: gwv1.ObjectName(name), Namespace: nsp},
-		Conditions: []metav1.Condition{{Type: "Accepted", Status: status, Reason: reason, Message: "m", ObservedGeneration: observed}},
-	}
-}
-
 func TestSetRouteAcceptedCondition(t *testing.T) {
-	parents := []msv1.ParentReference{{Name: "public", Namespace: "gateway-system"}, {Name: "internal"}}
+	route := &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}}
+	refused := &traffic.Acceptance{Status: metav1.ConditionFalse, Reason: msv1.ReasonRouteNotAccepted, Message: "Route refused by shop/public (NotAllowedByListeners: m)"}
 	tests := []struct {
-		name    string
-		route   *msv1.Route
-		live    *gwv1.HTTPRoute
-		missing bool
-		want    wantCond
+		name       string
+		route      *msv1.Route
+		acceptance *traffic.Acceptance
+		missing    bool
+		want       wantCond
 	}{
 		{"no route asked for", nil, nil, false, wantCond{}},
-		{"gateway API missing", &msv1.Route{ParentRefs: parents}, nil, true, wantCond{metav1.ConditionFalse, msv1.ReasonGatewayAPINotInstalled, "install the Gateway API CRDs"}},
-		{"route not created yet", &msv1.Route{ParentRefs: parents}, nil, false, wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "does not exist yet"}},
-		{"no parent reported", &msv1.Route{ParentRefs: parents}, routeWithParents(1), false,
-			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "gateway-system/public, shop/internal"}},
-		{"one parent of two accepted", &msv1.Route{ParentRefs: parents}, routeWithParents(1, parentStatus("public", "gateway-system", "True", "Accepted", 1)), false,
-			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "shop/internal"}},
-		{"report for an older generation", &msv1.Route{ParentRefs: parents[:1]}, routeWithParents(2, parentStatus("public", "gateway-system", "True", "Accepted", 1)), false,
-			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "gateway-system/public"}},
-		{"one parent refused", &msv1.Route{ParentRefs: parents}, routeWithParents(1,
-			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "False", "NotAllowedByListeners", 1)), false,
-			wantCond{metav1.ConditionFalse, msv1.ReasonRouteNotAccepted, "shop/internal (NotAllowedByListeners: m)"}},
-		{"same name in another namespace does not count", &msv1.Route{ParentRefs: parents[:1]}, routeWithParents(1, parentStatus("public", "other", "True", "Accepted", 1)), false,
-			wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "gateway-system/public"}},
-		{"all accepted", &msv1.Route{ParentRefs: parents}, routeWithParents(1,
-			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "True", "Accepted", 1)), false,
-			wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "2 parent(s)"}},
+		{"gateway API missing", route, nil, true, wantCond{metav1.ConditionFalse, msv1.ReasonGatewayAPINotInstalled, "install the Gateway API CRDs"}},
+		{"route not applied yet", route, nil, false, wantCond{metav1.ConditionUnknown, msv1.ReasonRoutePending, "does not exist yet"}},
+		{"what the router reports", route, refused, false, wantCond{metav1.ConditionFalse, msv1.ReasonRouteNotAccepted, "NotAllowedByListeners"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := testMS()
 			ms.Spec.Route = tt.route
-			setRouteAcceptedCondition(ms, tt.live, tt.missing)
+			setRouteAcceptedCondition(ms, tt.acceptance, tt.missing)
 			checkCond(t, ms, msv1.RouteAcceptedCondition, tt.want)
 		})
 	}
@@ -212,7 +185,8 @@ func TestSetReconcilingCondition(t *testing.T) {
 
 func TestSetReadyCondition(t *testing.T) {
 	available := deployment(1, 1, 2, 2, 2, "True")
-	accepted := routeWithParents(1, parentStatus("public", "", "True", "Accepted", 1))
+	accepted := &traffic.Acceptance{Status: metav1.ConditionTrue, Reason: msv1.ReasonSucceeded, Message: "Route accepted by 1 parent(s)"}
+	pending := &traffic.Acceptance{Status: metav1.ConditionUnknown, Reason: msv1.ReasonRoutePending, Message: "Waiting for the Gateway controller"}
 	tests := []struct {
 		name  string
 		route bool
@@ -221,7 +195,7 @@ func TestSetReadyCondition(t *testing.T) {
 	}{
 		{"available, no route", false, observation{deployment: available}, wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "available"}},
 		{"unavailable", false, observation{deployment: deployment(1, 1, 2, 2, 1, "False")}, wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "1 of 2"}},
-		{"route pending", true, observation{deployment: available, route: routeWithParents(1)}, wantCond{metav1.ConditionFalse, msv1.ReasonRoutePending, "Waiting"}},
+		{"route pending", true, observation{deployment: available, route: pending}, wantCond{metav1.ConditionFalse, msv1.ReasonRoutePending, "Waiting"}},
 		{"route accepted", true, observation{deployment: available, route: accepted}, wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, ""}},
 		{"stalled", false, observation{deployment: available, applyErr: errors.New("Service is invalid")}, wantCond{metav1.ConditionFalse, msv1.ReasonApplyFailed, "Service is invalid"}},
 	}

@@ -26,7 +26,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
@@ -132,34 +131,27 @@ func (r *MicroserviceReconciler) syncAutoscaler(ctx context.Context, ms *msv1.Mi
 	return err
 }
 
-// syncRoute applies the HTTPRoute, or deletes it when the route has been
-// removed. Without the Gateway API in the cluster, a Microservice that asks
-// for a route is reported and everything else goes on.
+// syncRoute applies the route with the planner's weights, or removes it when
+// the spec no longer has one. Without the router's provider in the cluster
+// (no Gateway API), a Microservice that asks for a route is reported and
+// everything else goes on.
 func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
-	served, err := r.routes.served(ctx)
+	available, err := r.router.Available(ctx)
 	if err != nil {
 		return err
 	}
-	desired := builder.HTTPRoute(ms, canaryWeight(obs))
-	if !served {
-		obs.gatewayAPIMissing = desired != nil
+	switch {
+	case !available:
+		obs.gatewayAPIMissing = ms.Spec.Route != nil
 		return nil
+	case ms.Spec.Route == nil:
+		return r.router.Remove(ctx, ms)
 	}
-	live := &gwv1.HTTPRoute{}
-	found, err := r.getLive(ctx, ms, builder.HTTPRouteName(ms), live)
+	acceptance, err := r.router.Apply(ctx, ms, canaryWeight(obs))
 	if err != nil {
 		return err
 	}
-	if desired == nil {
-		if found {
-			return r.deleteIfOwned(ctx, ms, "HTTPRoute", live)
-		}
-		return nil
-	}
-	if _, err := r.applier.Apply(ctx, desired, live); err != nil {
-		return err
-	}
-	obs.route = live
+	obs.route = &acceptance
 	return nil
 }
 

@@ -1,0 +1,191 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package traffic
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/ssa"
+)
+
+// Reasons of an Acceptance, shared with the Microservice's RouteAccepted condition.
+const (
+	ReasonAccepted    = msv1.ReasonSucceeded
+	ReasonPending     = msv1.ReasonRoutePending
+	ReasonNotAccepted = msv1.ReasonRouteNotAccepted
+)
+
+// httpRouteGK is the kind whose presence decides whether routes can be made.
+var httpRouteGK = schema.GroupKind{Group: gwv1.GroupName, Kind: "HTTPRoute"}
+
+// gatewayAPINegativeTTL is how long "not installed" is believed before
+// discovery is asked again.
+const gatewayAPINegativeTTL = 30 * time.Second
+
+// GatewayAPI routes through a Gateway API HTTPRoute whose backendRefs carry
+// the weights. The Gateway API is optional: Available is false until its
+// CRDs are installed, and the HTTPRoute watch starts the first time they are.
+type GatewayAPI struct {
+	Client  client.Client
+	Mapper  apimeta.RESTMapper
+	Applier *ssa.Applier
+	// StartWatch starts watching HTTPRoutes; called once, when the Gateway
+	// API is first found.
+	StartWatch func() error
+
+	mu          sync.Mutex
+	watching    bool
+	lastMissing time.Time
+}
+
+var _ Router = &GatewayAPI{}
+
+// Name implements Router.
+func (g *GatewayAPI) Name() string { return "GatewayAPI" }
+
+// Available implements Router.
+func (g *GatewayAPI) Available(ctx context.Context) (bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.watching {
+		return true, nil
+	}
+	if !g.lastMissing.IsZero() && time.Since(g.lastMissing) < gatewayAPINegativeTTL {
+		return false, nil
+	}
+	_, err := g.Mapper.RESTMapping(httpRouteGK, gwv1.GroupVersion.Version)
+	if apimeta.IsNoMatchError(err) {
+		g.lastMissing = time.Now()
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discovering %s: %w", httpRouteGK, err)
+	}
+	logf.FromContext(ctx).Info("Gateway API found; watching HTTPRoutes")
+	if g.StartWatch != nil {
+		if err := g.StartWatch(); err != nil {
+			return false, fmt.Errorf("watching HTTPRoutes: %w", err)
+		}
+	}
+	g.watching = true
+	return true, nil
+}
+
+// Apply implements Router.
+func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32) (Acceptance, error) {
+	live := &gwv1.HTTPRoute{}
+	if err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: builder.HTTPRouteName(ms)}, live); client.IgnoreNotFound(err) != nil {
+		return Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, builder.HTTPRouteName(ms), err)
+	}
+	desired := builder.HTTPRoute(ms, canaryWeight)
+	if desired == nil {
+		return Acceptance{}, nil
+	}
+	if _, err := g.Applier.Apply(ctx, desired, live); err != nil {
+		return Acceptance{}, err
+	}
+	return AcceptanceOf(ms, live), nil
+}
+
+// Remove implements Router.
+func (g *GatewayAPI) Remove(ctx context.Context, ms *msv1.Microservice) error {
+	live := &gwv1.HTTPRoute{}
+	err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: builder.HTTPRouteName(ms)}, live)
+	if apierrors.IsNotFound(err) || err == nil && !metav1.IsControlledBy(live, ms) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, builder.HTTPRouteName(ms), err)
+	}
+	logf.FromContext(ctx).Info("Deleting the HTTPRoute that the spec no longer asks for", "name", live.Name)
+	uid := live.UID
+	if err := g.Client.Delete(ctx, live, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting HTTPRoute %s/%s: %w", live.Namespace, live.Name, err)
+	}
+	g.Applier.Forget(ssa.RefOf("HTTPRoute", live))
+	return nil
+}
+
+// AcceptanceOf reads the route's parent statuses: accepted when every
+// parent of the spec accepted the route's current generation.
+func AcceptanceOf(ms *msv1.Microservice, route *gwv1.HTTPRoute) Acceptance {
+	var pending, refused []string
+	for _, ref := range ms.Spec.Route.ParentRefs {
+		name := parentName(ms, ref)
+		accepted := findAccepted(ms, route, ref)
+		switch {
+		case accepted == nil:
+			pending = append(pending, name)
+		case accepted.Status != metav1.ConditionTrue:
+			refused = append(refused, fmt.Sprintf("%s (%s: %s)", name, accepted.Reason, accepted.Message))
+		}
+	}
+	switch {
+	case len(refused) > 0:
+		return Acceptance{Status: metav1.ConditionFalse, Reason: ReasonNotAccepted, Message: "Route refused by " + strings.Join(refused, "; ")}
+	case len(pending) > 0:
+		return Acceptance{Status: metav1.ConditionUnknown, Reason: ReasonPending, Message: "Waiting for the Gateway controller to accept the route on " + strings.Join(pending, ", ")}
+	}
+	return Acceptance{Status: metav1.ConditionTrue, Reason: ReasonAccepted, Message: fmt.Sprintf("Route accepted by %d parent(s)", len(ms.Spec.Route.ParentRefs))}
+}
+
+func parentName(ms *msv1.Microservice, ref msv1.ParentReference) string {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = ms.Namespace
+	}
+	return ns + "/" + ref.Name
+}
+
+// findAccepted returns the Accepted condition that a parent reported for the
+// route's current generation, or nil when it has not reported on it.
+func findAccepted(ms *msv1.Microservice, route *gwv1.HTTPRoute, ref msv1.ParentReference) *metav1.Condition {
+	wantNS := ref.Namespace
+	if wantNS == "" {
+		wantNS = ms.Namespace
+	}
+	for i := range route.Status.Parents {
+		p := &route.Status.Parents[i]
+		ns := ms.Namespace
+		if p.ParentRef.Namespace != nil {
+			ns = string(*p.ParentRef.Namespace)
+		}
+		if string(p.ParentRef.Name) != ref.Name || ns != wantNS || string(ptr.Deref(p.ParentRef.SectionName, "")) != ref.SectionName {
+			continue
+		}
+		c := apimeta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionAccepted))
+		if c != nil && c.ObservedGeneration >= route.Generation {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package traffic
+
+import (
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+func routeWithParents(generation int64, parents ...gwv1.RouteParentStatus) *gwv1.HTTPRoute {
+	return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Generation: generation}, Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: parents}}}
+}
+
+func parentStatus(name, ns string, status metav1.ConditionStatus, reason string, observed int64) gwv1.RouteParentStatus {
+	var nsp *gwv1.Namespace
+	if ns != "" {
+		nsp = ptr.To(gwv1.Namespace(ns))
+	}
+	return gwv1.RouteParentStatus{
+		ParentRef:  gwv1.ParentReference{Name: gwv1.ObjectName(name), Namespace: nsp},
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: status, Reason: reason, Message: "m", ObservedGeneration: observed}},
+	}
+}
+
+func TestAcceptanceOf(t *testing.T) {
+	parents := []msv1.ParentReference{{Name: "public", Namespace: "gateway-system"}, {Name: "internal"}}
+	tests := []struct {
+		name    string
+		parents []msv1.ParentReference
+		live    *gwv1.HTTPRoute
+		status  metav1.ConditionStatus
+		reason  string
+		message string
+	}{
+		{"no parent reported", parents, routeWithParents(1), metav1.ConditionUnknown, ReasonPending, "gateway-system/public, shop/internal"},
+		{"one parent of two accepted", parents, routeWithParents(1, parentStatus("public", "gateway-system", "True", "Accepted", 1)),
+			metav1.ConditionUnknown, ReasonPending, "shop/internal"},
+		{"report for an older generation", parents[:1], routeWithParents(2, parentStatus("public", "gateway-system", "True", "Accepted", 1)),
+			metav1.ConditionUnknown, ReasonPending, "gateway-system/public"},
+		{"one parent refused", parents, routeWithParents(1,
+			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "False", "NotAllowedByListeners", 1)),
+			metav1.ConditionFalse, ReasonNotAccepted, "shop/internal (NotAllowedByListeners: m)"},
+		{"same name in another namespace does not count", parents[:1], routeWithParents(1, parentStatus("public", "other", "True", "Accepted", 1)),
+			metav1.ConditionUnknown, ReasonPending, "gateway-system/public"},
+		{"all accepted", parents, routeWithParents(1,
+			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "True", "Accepted", 1)),
+			metav1.ConditionTrue, ReasonAccepted, "2 parent(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := &msv1.Microservice{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop"}, Spec: msv1.MicroserviceSpec{Route: &msv1.Route{ParentRefs: tt.parents}}}
+			got := AcceptanceOf(ms, tt.live)
+			if got.Status != tt.status || got.Reason != tt.reason || !strings.Contains(got.Message, tt.message) {
+				t.Fatalf("AcceptanceOf = %+v, want %s/%s containing %q", got, tt.status, tt.reason, tt.message)
+			}
+		})
+	}
+}

@@ -1,0 +1,51 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package traffic exposes Microservices through a traffic provider and
+// splits their requests between the stable and canary tracks. Each provider
+// is a Router; the Gateway API is the first.
+package traffic
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// Router exposes a Microservice through one traffic provider.
+type Router interface {
+	// Name is what status.rollout.trafficRouting shows for this router.
+	Name() string
+	// Available reports whether the provider is installed in the cluster.
+	Available(ctx context.Context) (bool, error)
+	// Apply makes the route of ms send canaryWeight percent of its requests
+	// to the canary track (all to the Service without the canary strategy)
+	// and reports whether the provider accepted the route.
+	Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32) (Acceptance, error)
+	// Remove deletes the route of ms, if the router made one.
+	Remove(ctx context.Context, ms *msv1.Microservice) error
+}
+
+// Acceptance is what the provider reports about a route.
+type Acceptance struct {
+	// Status is True when every parent accepted the route, False when one
+	// refused it, Unknown while the provider has not reported.
+	Status  metav1.ConditionStatus
+	Reason  string
+	Message string
+}

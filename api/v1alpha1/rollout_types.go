@@ -95,6 +95,7 @@ type AnalysisStep struct{}
 
 // Analysis judges a canary by Prometheus metrics. Each measurement queries
 // every metric once; a measurement fails when any metric fails.
+// +kubebuilder:validation:XValidation:rule="!has(self.failureLimit) || self.failureLimit < (has(self.count) ? self.count : 3)",message="spec.rollout.canary.analysis.failureLimit must be less than count (default 3), or an analysis could pass with every measurement failed"
 type Analysis struct {
 	// Interval between measurements. Defaults to 1m.
 	// +kubebuilder:validation:Type=string

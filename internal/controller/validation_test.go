@@ -148,6 +148,10 @@ var invalidMicroservices = []invalidCase{
 	{"metric bound that is not a number", func(m *msv1.Microservice) {
 		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)", SuccessCondition: msv1.SuccessCondition{Max: ptr.To("1e3; drop")}})
 	}, "successCondition.max must be a decimal number such as 0.5"},
+	{"failure limit as large as the count", func(m *msv1.Microservice) {
+		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)", SuccessCondition: msv1.SuccessCondition{Max: ptr.To("1")}})
+		m.Spec.Rollout.Canary.Analysis.FailureLimit = ptr.To[int32](3)
+	}, "failureLimit must be less than count (default 3)"},
 	{"Prometheus address without scheme", func(m *msv1.Microservice) {
 		withAnalysis(m, msv1.Metric{Name: "errors", Query: "sum(x)", SuccessCondition: msv1.SuccessCondition{Max: ptr.To("1")}})
 		m.Spec.Rollout.Canary.Analysis.Prometheus = &msv1.PrometheusProvider{Address: "prometheus:9090"}

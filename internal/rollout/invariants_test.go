@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
@@ -36,7 +38,7 @@ type invariants struct {
 	stopRev string // the revision that was aborted or rolled back
 	minStab int32  // smallest stable replica count since the weight was last raised
 	acted   map[string]bool
-	stale    map[string]bool
+	stale   map[string]bool
 }
 
 type violation struct {
@@ -172,22 +174,31 @@ func (v *invariants) check(s *sim, r tickRecord) {
 	}
 
 	// Analysis: each step judges the canary at its own weight, one interval in.
-	if a := st.Analysis; a != nil && a.LastMeasuredAt != nil && st.StepStartedAt != nil &&
-		a.LastMeasuredAt.Time.Before(st.StepStartedAt.Add(interval(s.sc.canary))) {
+	// (status.rollout.analysis keeps the last analysis step's values until
+	// the next analysis step replaces them; only the current step's count.)
+	if a := st.Analysis; a != nil && st.CurrentStep != nil && a.Step == *st.CurrentStep && a.LastMeasuredAt != nil &&
+		st.StepStartedAt != nil && a.LastMeasuredAt.Time.Before(st.StepStartedAt.Add(interval(s.sc.canary))) {
 		v.fail(r, "an analysis step counts only measurements taken during it",
 			"step %d started at %s counts a measurement of %s", ptr.Deref(st.CurrentStep, -1)+1,
 			clock(st.StepStartedAt.Sub(simEpoch)), clock(a.LastMeasuredAt.Sub(simEpoch)))
 	}
 	if hasEvent(d, "AnalysisPassed") {
-		var ok int32
-		if p := r.prev; p != nil && p.Analysis != nil && p.Phase == msv1.RolloutPhaseProgressing {
-			ok = p.Analysis.Measurements - p.Analysis.Failures - p.Analysis.Inconclusives
+		// Passing takes count conclusive measurements of this step within
+		// the failure limit; inconclusive ones (Prometheus down) never count.
+		var conclusive, failed int32
+		if p := r.prev; p != nil && p.Analysis != nil && p.CurrentStep != nil && p.Analysis.Step == *p.CurrentStep {
+			conclusive, failed = p.Analysis.Measurements-p.Analysis.Inconclusives, p.Analysis.Failures
 		}
-		if m := obs.Measurement; m != nil && m.Phase == PhaseSuccessful {
-			ok++
+		if m := obs.Measurement; m != nil && m.Phase != PhaseInconclusive {
+			conclusive++
+			if m.Phase == PhaseFailed {
+				failed++
+			}
 		}
-		if ok < 1 {
-			v.fail(r, "an analysis passes only with a successful measurement", "analysis passed with %d successful measurements", ok)
+		a := s.sc.canary.Analysis
+		if conclusive < ptr.Deref(a.Count, DefaultCount) || failed > ptr.Deref(a.FailureLimit, 0) {
+			v.fail(r, "an analysis passes only on count conclusive measurements within the failure limit",
+				"passed with %d conclusive measurements, %d failed", conclusive, failed)
 		}
 	}
 
@@ -211,5 +222,71 @@ func (v *invariants) check(s *sim, r tickRecord) {
 		if val := s.annotations[c.annotation]; val != "" && val != c.handled(&st) {
 			v.stale[c.annotation+"="+val] = true
 		}
+	}
+}
+
+// TestInvariantsCatchViolations feeds the checker decisions that break each
+// invariant, so that a passing scenario means something.
+func TestInvariantsCatchViolations(t *testing.T) {
+	at := func(d time.Duration) *metav1.Time { x := metav1.NewTime(simEpoch.Add(d)); return &x }
+	progressing := func(w int32) msv1.RolloutStatus {
+		return msv1.RolloutStatus{Phase: msv1.RolloutPhaseProgressing, CanaryRevision: "rev2", CurrentStep: ptr.To[int32](0), CanaryWeight: w}
+	}
+	for _, tc := range []struct {
+		name  string
+		want  string
+		setup func(s *sim) tickRecord
+	}{
+		{"weight above 100", "weight within 0..100", func(s *sim) tickRecord {
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 4, ready: 4}
+			return tickRecord{d: Decision{Status: progressing(101), CanaryReplicas: 5}, obs: Observation{CanaryRevision: "rev2", CanaryReadyReplicas: 5, StableReplicas: 4}, prevWeight: 101}
+		}},
+		{"weight raised onto a starting pod", "weight raised only onto enough ready canary pods", func(s *sim) tickRecord {
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
+			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1}, obs: Observation{CanaryRevision: "rev2", StableReplicas: 4}}
+		}},
+		{"weight on a canary whose pods went away", "no weight on a canary with fewer ready pods than CanaryReplicasFor(weight, stable)", func(s *sim) tickRecord {
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1}
+			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1}, obs: Observation{CanaryRevision: "rev2", CanaryReadyReplicas: 1, StableReplicas: 4}, prevWeight: 20}
+		}},
+		{"canary removed while it still has traffic", "canary scaled to 0 only after its weight was 0 in an earlier tick", func(s *sim) tickRecord {
+			st := progressing(0)
+			st.Phase = msv1.RolloutPhaseAborted
+			return tickRecord{d: Decision{Status: st}, prevWeight: 20}
+		}},
+		{"weight increased after an abort", "weight never increases after an abort or rollback", func(s *sim) tickRecord {
+			s.inv.stopped = true
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
+			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1}, obs: Observation{CanaryRevision: "rev2", CanaryReadyReplicas: 1, StableReplicas: 4}}
+		}},
+		{"stable updated mid-canary", "stable updated only when promoting", func(s *sim) tickRecord {
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
+			return tickRecord{d: Decision{Status: progressing(0), CanaryReplicas: 1, UpdateStable: true}, obs: Observation{StableRevision: "rev1", StableReplicas: 4}}
+		}},
+		{"measurement of an earlier step", "an analysis step counts only measurements taken during it", func(s *sim) tickRecord {
+			st := progressing(20)
+			st.StepStartedAt = at(time.Minute)
+			st.Analysis = &msv1.AnalysisStatus{Step: 0, Measurements: 1, LastMeasuredAt: at(time.Minute)}
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
+			return tickRecord{d: Decision{Status: st, CanaryReplicas: 1}, obs: Observation{CanaryRevision: "rev2", CanaryReadyReplicas: 1, StableReplicas: 4}, prevWeight: 20}
+		}},
+		{"promote acting twice on one value", "a control annotation acts once per value", func(s *sim) tickRecord {
+			s.annotations[msv1.PromoteAnnotation] = "1"
+			s.inv.acted[msv1.PromoteAnnotation+"=1"] = true
+			return tickRecord{d: Decision{Status: progressing(0), CanaryReplicas: 1, Events: []Event{{Reason: "RolloutPromoted"}}}, obs: Observation{StableReplicas: 4}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &scenario{name: "synthetic", canary: canarySpec(analysisSpec(time.Minute, 2, 0, 0), analysis(), gate()), stableReplicas: 4}
+			s := newSim(sc)
+			s.desired = "rev2"
+			r := tc.setup(s)
+			r.now = simEpoch
+			s.weight = r.d.Status.CanaryWeight
+			s.inv.check(s, r)
+			if s.inv.seen[tc.want] == nil {
+				t.Errorf("invariant %q not reported; reported: %q", tc.want, s.inv.order)
+			}
+		})
 	}
 }

@@ -55,8 +55,10 @@ type Observation struct {
 	// CanaryReadyReplicas are the canary's ready pods of that template.
 	CanaryReadyReplicas int32
 
-	// HasRoute is true when traffic is split by HTTPRoute weights.
+	// HasRoute is true when a router splits traffic by weights.
 	HasRoute bool
+	// RouterName names that router in the status ("GatewayAPI" when empty).
+	RouterName string
 
 	// Paused is true while the paused annotation is "true".
 	Paused bool
@@ -154,7 +156,10 @@ func Plan(c *msv1.Canary, prev *msv1.RolloutStatus, obs Observation) Decision {
 	}
 	p.st.TrafficRouting = "ReplicaRatio"
 	if obs.HasRoute {
-		p.st.TrafficRouting = "GatewayAPI"
+		p.st.TrafficRouting = obs.RouterName
+		if obs.RouterName == "" {
+			p.st.TrafficRouting = "GatewayAPI"
+		}
 	}
 	p.plan()
 	return p.decision()
@@ -188,6 +193,10 @@ func (p *planner) plan() {
 	obs := p.obs
 	// First version, or nothing to deliver: the stable track runs the spec.
 	if obs.StableRevision == "" || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting {
+		// Control values written while nothing is delivered (too late for
+		// the last rollout) are not requests for the next one.
+		p.st.HandledPromote, p.st.HandledPromoteFull = obs.Promote, obs.PromoteFull
+		p.st.HandledAbort, p.st.HandledRetry = obs.Abort, obs.Retry
 		p.settle(obs.DesiredRevision)
 		return
 	}
@@ -264,6 +273,8 @@ func (p *planner) start() {
 	p.st.CurrentStep = ptr.To[int32](0)
 	p.st.StepStartedAt = p.now()
 	p.st.Analysis = nil
+	// A measurement taken in this reconcile judged the previous attempt.
+	p.obs.Measurement = nil
 	p.st.Message = "Starting the canary"
 	// The canary's pods are being replaced by the new template: no traffic
 	// until they are ready.
@@ -274,10 +285,15 @@ func (p *planner) handleControls() {
 	obs := p.obs
 	if obs.Abort != "" && obs.Abort != p.st.HandledAbort {
 		p.st.HandledAbort = obs.Abort
-		if p.active() {
+		switch p.st.Phase {
+		case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused:
 			p.st.Phase = msv1.RolloutPhaseAborted
 			p.st.Message = "Aborted by request; traffic is back on stable"
 			p.event(true, "RolloutAborted", "Rollout of revision %s aborted by request", p.st.CanaryRevision)
+		case msv1.RolloutPhasePromoting:
+			// The stable Deployment already runs the new template, and the
+			// planner cannot give it the old one back.
+			p.event(true, "AbortIgnored", "Revision %s is already being promoted to stable; abort ignored (change the spec back to roll back)", p.st.CanaryRevision)
 		}
 	}
 	if obs.Retry != "" && obs.Retry != p.st.HandledRetry {
@@ -297,9 +313,13 @@ func (p *planner) handleControls() {
 	}
 	if obs.Promote != "" && obs.Promote != p.st.HandledPromote {
 		p.st.HandledPromote = obs.Promote
-		if p.st.Phase == msv1.RolloutPhasePaused && !obs.Paused {
+		switch {
+		case p.st.Phase == msv1.RolloutPhasePaused && !obs.Paused:
 			p.event(false, "RolloutPromoted", "Step %d of revision %s promoted by request", *p.st.CurrentStep+1, p.st.CanaryRevision)
 			p.nextStep()
+		case p.active():
+			// Say so, or the user waits for a promote that was used up.
+			p.event(true, "PromoteIgnored", "Promote ignored: the rollout of revision %s is not waiting at a pause (set a new value once it is)", p.st.CanaryRevision)
 		}
 	}
 }
@@ -378,6 +398,10 @@ func (p *planner) runStep(i int, s msv1.CanaryStep) bool {
 
 	default: // analysis
 		p.holdCanary()
+		if p.c.Analysis == nil {
+			// Admission refuses this; never block a rollout on it.
+			return true
+		}
 		return p.analyse(i)
 	}
 }
@@ -396,7 +420,11 @@ func (p *planner) analyse(i int) bool {
 		p.st.Analysis = &msv1.AnalysisStatus{Step: int32(i)}
 	}
 	as := p.st.Analysis
-	if m := p.obs.Measurement; m != nil {
+	// The measurement belongs to the step that was current when it was due;
+	// a step this reconcile moves on to takes its own, one interval in.
+	m := p.obs.Measurement
+	p.obs.Measurement = nil
+	if m != nil {
 		as.Measurements++
 		as.LastMeasuredAt = p.now()
 		as.Metrics = m.Metrics
@@ -417,7 +445,7 @@ func (p *planner) analyse(i int) bool {
 	case as.Inconclusives > ptr.Deref(a.InconclusiveLimit, 0):
 		p.st.Phase = msv1.RolloutPhasePaused
 		p.st.Message = fmt.Sprintf("Analysis inconclusive %d times (%s); promote to go on or abort", as.Inconclusives, failing(as.Metrics))
-		if p.obs.Measurement != nil {
+		if m != nil {
 			p.event(true, "AnalysisInconclusive", "Step %d/%d: %s", i+1, n, p.st.Message)
 		}
 		return false

@@ -55,36 +55,71 @@ type simDeployment struct {
 	revision string
 	replicas int32
 	ready    int32
-	// changedAt is the tick of the last template change or scale-up.
-	changedAt int
+	// pending pods of the current template, not ready yet.
+	pending []podBatch
 	// readyAfter is how many following reconciles still see new pods
 	// unready (0: the next reconcile sees them ready), or never.
 	readyAfter int
 }
 
+// podBatch is n pods that become ready at the end of tick readyAt (never: not at all).
+type podBatch struct {
+	n       int32
+	readyAt int
+}
+
+func (d *simDeployment) due(tick int) int {
+	if d.readyAfter == never {
+		return never
+	}
+	return tick + d.readyAfter
+}
+
 func (d *simDeployment) setTemplate(rev string, tick int) {
 	if d.revision != rev {
 		d.revision = rev
-		d.ready = 0 // only pods of the current template count
-		d.changedAt = tick
+		// Only pods of the current template count.
+		d.ready = 0
+		d.pending = nil
+		if d.replicas > 0 {
+			d.pending = []podBatch{{d.replicas, d.due(tick)}}
+		}
 	}
 }
 
 func (d *simDeployment) scale(n int32, tick int) {
-	switch {
-	case n < d.replicas:
-		d.ready = min(d.ready, n)
-	case n > d.replicas:
-		d.changedAt = tick
+	if n > d.replicas {
+		d.pending = append(d.pending, podBatch{n - d.replicas, d.due(tick)})
+	}
+	// A scale-down removes unready pods first, the newest first.
+	for drop := d.replicas - n; drop > 0; {
+		if k := len(d.pending); k > 0 {
+			b := &d.pending[k-1]
+			take := min(drop, b.n)
+			b.n -= take
+			drop -= take
+			if b.n == 0 {
+				d.pending = d.pending[:k-1]
+			}
+			continue
+		}
+		d.ready -= drop
+		drop = 0
 	}
 	d.replicas = n
 }
 
 // control plays the Deployment controller at the end of a tick.
 func (d *simDeployment) control(tick int) {
-	if d.ready < d.replicas && d.readyAfter != never && tick-d.changedAt >= d.readyAfter {
-		d.ready = d.replicas
+	kept := d.pending[:0]
+	for _, b := range d.pending {
+		if b.readyAt != never && b.readyAt <= tick {
+			d.ready += b.n
+			continue
+		}
+		kept = append(kept, b)
 	}
+	d.pending = kept
 }
 
 func (d *simDeployment) String() string {
@@ -167,10 +202,7 @@ func hpaScale(n int32) action {
 }
 
 func canaryReadyAfter(n int) action {
-	what := fmt.Sprintf("from now on new canary pods are ready after %d reconciles", n)
-	if n == never {
-		what = "from now on new canary pods never become ready"
-	}
+	what := "from now on new canary pods are ready " + describeDelay(n)
 	return action{what, func(s *sim) { s.canary.readyAfter = n }}
 }
 
@@ -209,7 +241,6 @@ type sim struct {
 	beforeRestart *msv1.RolloutStatus
 
 	lines []string
-	recs  []tickRecord
 	inv   *invariants
 }
 
@@ -353,14 +384,15 @@ func (s *sim) runTick() {
 	s.stable.control(s.tick)
 	s.canary.control(s.tick)
 	s.lines = append(s.lines, s.line(rec))
-	s.recs = append(s.recs, rec)
 
+	// The next reconcile comes at the requeue; pods that are starting
+	// (their readiness is watched) bring it forward to one clock step.
 	s.lastTick = s.now
-	if d.RequeueAfter > 0 {
-		s.now = s.now.Add(d.RequeueAfter)
-	} else {
-		s.now = s.now.Add(s.clockStep())
+	next := s.clockStep()
+	if d.RequeueAfter > 0 && (d.RequeueAfter < next || len(s.stable.pending)+len(s.canary.pending) == 0) {
+		next = d.RequeueAfter
 	}
+	s.now = s.now.Add(next)
 	s.tick++
 }
 
@@ -389,7 +421,7 @@ func (s *sim) header() []string {
 	}
 	out = append(out, "# steps: "+strings.Join(steps, ", "))
 	if a := sc.canary.Analysis; a != nil {
-		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d, failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
+		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d (conclusive), failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
 			interval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
 			sc.measurements, sc.defaultOutcome()))
 	}
@@ -398,11 +430,13 @@ func (s *sim) header() []string {
 		routing = "replica ratio (no route)"
 	}
 	out = append(out,
-		fmt.Sprintf("# cluster: stable rev1 with %d replicas; new canary pods ready after %s, new stable pods after %s; traffic split by %s",
+		fmt.Sprintf("# cluster: stable rev1 with %d replicas; new canary pods ready %s, new stable pods %s; traffic split by %s",
 			sc.stableReplicas, describeDelay(sc.canaryReadyAfter), describeDelay(sc.stableReadyAfter), routing),
-		fmt.Sprintf("# clock: next reconcile at the requeue, else %s later (%s after a watched change)", s.clockStep(), watchDelay),
+		fmt.Sprintf("# clock: next reconcile at the requeue, or %s later when nothing is requeued or pods are starting; %s after a change (spec, annotation, HPA, restart)",
+			s.clockStep(), watchDelay),
 		"# columns: [tick] time, phase, step (1-based), route weight, canary/stable Deployment (revision ready/replicas at the end of the tick),",
-		"#          analysis (taken/failed/inconclusive), measurement taken, requeue | events | status message",
+		"#          analysis[step] (taken/failed/inconclusive; the last analysis step's until the next one measures),",
+		"#          measurement taken in this reconcile, requeue | events | status message",
 	)
 	return out
 }
@@ -425,11 +459,11 @@ func describeDelay(n int) string {
 	case never:
 		return "never"
 	case 0:
-		return "the next reconcile"
+		return "by the next reconcile"
 	case 1:
-		return "1 more reconcile"
+		return "one reconcile later"
 	}
-	return fmt.Sprintf("%d more reconciles", n)
+	return fmt.Sprintf("%d reconciles later", n)
 }
 
 func clock(d time.Duration) string {
@@ -451,7 +485,7 @@ func (s *sim) line(r tickRecord) string {
 	fmt.Fprintf(&b, "[%02d] t=%-6s phase=%-11s step=%-4s weight=%-3d canary=%-9s stable=%s",
 		r.tick, clock(r.now.Sub(simEpoch)), st.Phase, step, st.CanaryWeight, s.canary.String(), s.stable.String())
 	if a := st.Analysis; a != nil {
-		fmt.Fprintf(&b, " analysis=%d/%d/%d", a.Measurements, a.Failures, a.Inconclusives)
+		fmt.Fprintf(&b, " analysis[%d]=%d/%d/%d", a.Step+1, a.Measurements, a.Failures, a.Inconclusives)
 	}
 	if m := r.obs.Measurement; m != nil {
 		fmt.Fprintf(&b, " measured=%s", m.Phase)
@@ -527,12 +561,12 @@ func lineDiff(a, b string) string {
 			ops = append(ops, op{' ', x[i]})
 			i++
 			j++
-		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', y[j]})
-			j++
-		default:
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
 			ops = append(ops, op{'-', x[i]})
 			i++
+		default:
+			ops = append(ops, op{'+', y[j]})
+			j++
 		}
 	}
 	const context = 2

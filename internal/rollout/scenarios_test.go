@@ -1,0 +1,491 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+// TestScenarios drives the planner through whole rollouts and compares the
+// traces with testdata/NAME.golden (go test ./internal/rollout -update
+// rewrites them). Every tick of every scenario is also checked against the
+// invariants in invariants_test.go.
+func TestScenarios(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			s := newSim(&sc)
+			s.run()
+			s.inv.report(t, s)
+
+			again := newSim(&sc)
+			again.run()
+			if again.trace() != s.trace() {
+				t.Errorf("two runs of the scenario differ:\n%s", lineDiff(s.trace(), again.trace()))
+			}
+			compareGolden(t, sc.name, s.trace())
+		})
+	}
+}
+
+func setWeight(w int32) msv1.CanaryStep { return msv1.CanaryStep{SetWeight: ptr.To(w)} }
+
+func pauseFor(d time.Duration) msv1.CanaryStep {
+	return msv1.CanaryStep{Pause: &msv1.PauseStep{Duration: &metav1.Duration{Duration: d}}}
+}
+
+// gate is a pause without a duration: it waits for a promote.
+func gate() msv1.CanaryStep { return msv1.CanaryStep{Pause: &msv1.PauseStep{}} }
+
+func analysis() msv1.CanaryStep { return msv1.CanaryStep{Analysis: &msv1.AnalysisStep{}} }
+
+func analysisSpec(every time.Duration, count, failureLimit, inconclusiveLimit int32) *msv1.Analysis {
+	return &msv1.Analysis{
+		Interval:          &metav1.Duration{Duration: every},
+		Count:             ptr.To(count),
+		FailureLimit:      ptr.To(failureLimit),
+		InconclusiveLimit: ptr.To(inconclusiveLimit),
+		Metrics: []msv1.Metric{{
+			Name:             "success-rate",
+			Query:            `sum(rate(http_requests_total{track="{{ .Track }}",code!~"5.."}[1m])) / sum(rate(http_requests_total{track="{{ .Track }}"}[1m]))`,
+			SuccessCondition: msv1.SuccessCondition{Min: ptr.To("0.99")},
+		}},
+	}
+}
+
+func canarySpec(a *msv1.Analysis, steps ...msv1.CanaryStep) *msv1.Canary {
+	return &msv1.Canary{Steps: steps, Analysis: a}
+}
+
+// Conditions on the status the next reconcile reads.
+
+func phaseAtStep(phase msv1.RolloutPhase, step int) func(*sim) bool {
+	return func(s *sim) bool {
+		st := s.status()
+		return st != nil && st.Phase == phase && st.CurrentStep != nil && int(*st.CurrentStep) == step-1
+	}
+}
+
+func phaseIs(phase msv1.RolloutPhase) func(*sim) bool {
+	return func(s *sim) bool { st := s.status(); return st != nil && st.Phase == phase }
+}
+
+func measurementsTaken(n int32) func(*sim) bool {
+	return func(s *sim) bool {
+		st := s.status()
+		return st != nil && st.Analysis != nil && st.Analysis.Measurements == n && st.Phase == msv1.RolloutPhaseProgressing
+	}
+}
+
+// Scenario checks.
+
+func allOf(checks ...func(*sim, tickRecord)) func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		for _, c := range checks {
+			c(s, r)
+		}
+	}
+}
+
+// endsWith checks the last tick: phase, stable revision and canary replicas.
+func endsWith(phase msv1.RolloutPhase, stableRev string, canaryReplicas int32) func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		if r.tick != s.sc.ticks-1 {
+			return
+		}
+		if r.d.Status.Phase != phase || s.stable.revision != stableRev || s.canary.replicas != canaryReplicas {
+			s.inv.fail(r, "scenario: final state", "phase %s, stable %s, canary replicas %d; want %s, %s, %d",
+				r.d.Status.Phase, s.stable.revision, s.canary.replicas, phase, stableRev, canaryReplicas)
+		}
+	}
+}
+
+func stepOf(st *msv1.RolloutStatus) int32 { return ptr.Deref(st.CurrentStep, -1) }
+
+const (
+	annPromote     = msv1.PromoteAnnotation
+	annPromoteFull = msv1.PromoteFullAnnotation
+	annAbort       = msv1.AbortAnnotation
+	annRetry       = msv1.RetryAnnotation
+	annPaused      = msv1.PausedAnnotation
+)
+
+func scenarios() []scenario {
+	// A typical spec: a weight, a timed pause, an analysis, more weight, a last pause.
+	typical := func() *msv1.Canary {
+		return canarySpec(analysisSpec(time.Minute, 2, 0, 0),
+			setWeight(20), pauseFor(2*time.Minute), analysis(), setWeight(60), pauseFor(time.Minute))
+	}
+	return []scenario{
+		{
+			name: "promote",
+			doc: []string{
+				"A new revision goes through every step and is promoted: the stable Deployment gets",
+				"the new template, traffic moves back to stable once it has rolled out, then the canary",
+				"is scaled to zero.",
+			},
+			canary:           typical(),
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            14,
+			hooks:            []hook{atTick(1, specRevision("rev2"))},
+			check:            endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+		},
+		{
+			name: "rollback",
+			doc: []string{
+				"The analysis fails once more than failureLimit allows: traffic goes back to stable in",
+				"that tick, the canary is scaled to zero in the next one, and the rollout stays rolled",
+				"back (no measurement, no retry) until someone retries or changes the spec.",
+			},
+			canary: canarySpec(analysisSpec(time.Minute, 4, 1, 0),
+				setWeight(20), analysis(), setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			measurements:   "SFF",
+			ticks:          12,
+			hooks:          []hook{atTick(1, specRevision("rev2"))},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0),
+				func(s *sim, r tickRecord) {
+					if r.prev != nil && r.prev.Phase == msv1.RolloutPhaseRolledBack && r.obs.Measurement != nil {
+						s.inv.fail(r, "scenario: no measurement after a rollback", "measured")
+					}
+				}),
+		},
+		{
+			name: "manual-gate",
+			doc: []string{
+				"Pauses without a duration wait for a promote. The value \"1\" promotes the first gate;",
+				"the same value, still there or written again, does not promote the second one; \"2\" does.",
+			},
+			canary:           canarySpec(nil, setWeight(25), gate(), setWeight(50), gate()),
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            16,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(5, annotate(annPromote, "1")),
+				atTick(9, annotate(annPromote, "1")),
+				atTick(11, annotate(annPromote, "2")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick >= 7 && r.tick <= 10 && (r.d.Status.Phase != msv1.RolloutPhasePaused || stepOf(&r.d.Status) != 3) {
+						s.inv.fail(r, "scenario: an unchanged promote value does not pass the second gate", "phase %s step %d",
+							r.d.Status.Phase, stepOf(&r.d.Status)+1)
+					}
+				}),
+		},
+		{
+			name: "promote-outside-pause",
+			doc: []string{
+				"A promote arrives while the rollout waits for canary pods, not at a pause: it is used up",
+				"with a PromoteIgnored warning, so the user knows to promote again at the gate.",
+			},
+			canary:           canarySpec(nil, setWeight(25), gate()),
+			stableReplicas:   4,
+			canaryReadyAfter: 3,
+			ticks:            10,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(2, annotate(annPromote, "early")),
+				atTick(7, annotate(annPromote, "at-gate")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick == 2 && !hasEvent(r.d, "PromoteIgnored") {
+						s.inv.fail(r, "scenario: an early promote is reported", "no PromoteIgnored event")
+					}
+				}),
+		},
+		{
+			name: "abort-retry",
+			doc: []string{
+				"An abort during a pause moves traffic to stable, then scales the canary to zero; the",
+				"rollout stays aborted. A retry starts again from step 1 (the abort value, still set, does",
+				"not abort again) and the rollout is promoted.",
+			},
+			canary:         canarySpec(nil, setWeight(20), pauseFor(2*time.Minute), setWeight(50), gate()),
+			stableReplicas: 4,
+			ticks:          16,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(3, annotate(annAbort, "a1")),
+				atTick(7, annotate(annRetry, "r1")),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 4), annotate(annPromote, "p1")),
+			},
+			check: endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+		},
+		{
+			name: "new-revision",
+			doc: []string{
+				"A new revision (rev3) arrives during the analysis of rev2: the weight drops to 0 at once",
+				"and stays there until the rev3 canary pods are ready, the steps start again at step 1 and",
+				"the analysis counters start from zero.",
+			},
+			canary: canarySpec(analysisSpec(time.Minute, 3, 0, 0),
+				setWeight(20), analysis(), setWeight(50), gate()),
+			stableReplicas: 4,
+			ticks:          20,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(measurementsTaken(1), specRevision("rev3"), canaryReadyAfter(2)),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 4), annotate(annPromote, "1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev3", 0),
+				func(s *sim, r tickRecord) {
+					if hasEvent(r.d, "RolloutRestarted") && (stepOf(&r.d.Status) != 0 || r.d.Status.Analysis != nil || r.d.Status.CanaryWeight != 0) {
+						s.inv.fail(r, "scenario: a new revision starts from scratch", "step %d, analysis %v, weight %d",
+							stepOf(&r.d.Status)+1, r.d.Status.Analysis, r.d.Status.CanaryWeight)
+					}
+				}),
+		},
+		{
+			name: "prometheus-down",
+			doc: []string{
+				"Prometheus is unreachable: every measurement is Inconclusive. One more than",
+				"inconclusiveLimit pauses the rollout; nothing is promoted until a human promotes, after",
+				"which the remaining steps run.",
+			},
+			canary: canarySpec(analysisSpec(time.Minute, 3, 0, 1),
+				setWeight(20), analysis(), setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			measureDefault: 'I',
+			ticks:          16,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(9, annotate(annPromote, "1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if hasEvent(r.d, "AnalysisPassed") || r.tick < 9 && r.d.Status.Phase == msv1.RolloutPhasePromoting {
+						s.inv.fail(r, "scenario: no promotion on inconclusive measurements", "phase %s", r.d.Status.Phase)
+					}
+				}),
+		},
+		{
+			name: "prometheus-down-tolerant",
+			doc: []string{
+				"Prometheus is unreachable and inconclusiveLimit tolerates as many inconclusive",
+				"measurements as the step takes. An analysis without a single successful measurement",
+				"must not pass: the rollout waits for a human (who promotes at tick 8).",
+			},
+			canary: canarySpec(analysisSpec(time.Minute, 2, 0, 2),
+				setWeight(20), analysis(), setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			measureDefault: 'I',
+			ticks:          14,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(8, annotate(annPromote, "1")),
+			},
+			check: func(s *sim, r tickRecord) {
+				if r.tick < 8 && r.d.Status.Phase == msv1.RolloutPhasePromoting {
+					s.inv.fail(r, "scenario: no promotion on inconclusive measurements", "phase %s", r.d.Status.Phase)
+				}
+			},
+		},
+		{
+			name: "hpa",
+			doc: []string{
+				"The HPA scales the stable Deployment from 4 to 10 replicas during a pause at 20%, later",
+				"down to 6: the canary's replicas follow its weight relative to stable (2 of 10 at 20%,",
+				"5 of 10 at 50%, 3 of 6 at 50%). Canary pods take one reconcile to start; while the",
+				"second pod starts, 20% of traffic stays on the one ready canary pod.",
+			},
+			canary:           canarySpec(nil, setWeight(20), pauseFor(3*time.Minute), setWeight(50), pauseFor(3*time.Minute)),
+			stableReplicas:   4,
+			canaryReadyAfter: 1,
+			stableReadyAfter: 1,
+			ticks:            18,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(4, hpaScale(10)),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 4), hpaScale(6)),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					st := r.d.Status
+					if st.Phase == msv1.RolloutPhasePaused {
+						if want := CanaryReplicasFor(st.CanaryWeight, r.obs.StableReplicas); r.d.CanaryReplicas != want {
+							s.inv.fail(r, "scenario: canary replicas follow the weight relative to stable",
+								"weight %d of %d stable replicas: %d canary replicas, want %d", st.CanaryWeight, r.obs.StableReplicas, r.d.CanaryReplicas, want)
+						}
+					}
+				}),
+		},
+		{
+			name: "restart",
+			doc: []string{
+				"The operator restarts during the pause, between two measurements and while promoting:",
+				"the new operator has only status.rollout and the cluster, and goes on with the same step,",
+				"weight, timers and analysis counters.",
+			},
+			canary:           typical(),
+			stableReplicas:   4,
+			stableReadyAfter: 2,
+			ticks:            18,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 2), restartOperator()),
+				when(measurementsTaken(1), restartOperator()),
+				when(phaseIs(msv1.RolloutPhasePromoting), restartOperator()),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick != s.restartedAt {
+						return
+					}
+					b, st := s.beforeRestart, r.d.Status
+					same := b.Phase == st.Phase && stepOf(b) == stepOf(&st) && b.CanaryWeight == st.CanaryWeight &&
+						b.StepStartedAt.Equal(st.StepStartedAt) && (b.Analysis == nil) == (st.Analysis == nil)
+					if same && b.Analysis != nil {
+						same = b.Analysis.Measurements == st.Analysis.Measurements && b.Analysis.LastMeasuredAt.Equal(st.Analysis.LastMeasuredAt)
+					}
+					if !same {
+						s.inv.fail(r, "scenario: a restarted operator goes on where the last one stopped",
+							"before: %s step %d weight %d; after: %s step %d weight %d",
+							b.Phase, stepOf(b)+1, b.CanaryWeight, st.Phase, stepOf(&st)+1, st.CanaryWeight)
+					}
+				}),
+		},
+		{
+			name: "revert",
+			doc: []string{
+				"The spec goes back to the stable revision mid-rollout: the rollout is cancelled, traffic",
+				"leaves the canary, then the canary is scaled to zero. Delivering rev2 again later starts",
+				"a fresh rollout from step 1.",
+			},
+			canary:         canarySpec(nil, setWeight(20), pauseFor(5*time.Minute), setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			ticks:          14,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(3, specRevision("rev1")),
+				atTick(7, specRevision("rev2")),
+			},
+			check: endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+		},
+		{
+			name: "paused-annotation",
+			doc: []string{
+				"The paused annotation holds the rollout during an analysis: no measurement while paused,",
+				"the canary keeps its weight; once the annotation is removed the analysis goes on.",
+			},
+			canary:           typical(),
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            18,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(measurementsTaken(1), annotate(annPaused, "true")),
+				atTick(9, unannotate(annPaused)),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.obs.Paused && (r.obs.Measurement != nil || r.d.Status.Phase != msv1.RolloutPhasePaused || r.d.Status.CanaryWeight != r.prevWeight) {
+						s.inv.fail(r, "scenario: the paused annotation holds the rollout", "phase %s weight %d", r.d.Status.Phase, r.d.Status.CanaryWeight)
+					}
+				}),
+		},
+		{
+			name: "replica-ratio-abort",
+			doc: []string{
+				"Without an HTTPRoute the replica counts split the traffic, so an abort removes the",
+				"canary's pods at once.",
+			},
+			canary:         canarySpec(nil, setWeight(20), pauseFor(2*time.Minute), setWeight(50), gate()),
+			stableReplicas: 4,
+			noRoute:        true,
+			ticks:          7,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(3, annotate(annAbort, "a1")),
+			},
+			check: endsWith(msv1.RolloutPhaseAborted, "rev1", 0),
+		},
+
+		// The scenarios below found bugs in the planner (a measurement counted
+		// for two steps, an abort claimed during promotion, a stale
+		// promote-full skipping the next canary); they keep them fixed.
+		{
+			name: "analysis-after-weight-step",
+			doc: []string{
+				"Two analysis steps separated by a weight step that needs no new canary pod (10% and 25%",
+				"of 4 stable replicas both need 1). The measurement that completes the first analysis",
+				"must not count for the second: that one judges the canary at 25% and takes its first",
+				"measurement one interval into its step.",
+			},
+			canary: canarySpec(analysisSpec(time.Minute, 2, 0, 0),
+				setWeight(10), analysis(), setWeight(25), analysis()),
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            12,
+			hooks:            []hook{atTick(1, specRevision("rev2"))},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick == s.sc.ticks-1 && s.measured != 4 {
+						s.inv.fail(r, "scenario: each analysis step takes its own measurements", "%d measurements taken for two steps of count 2", s.measured)
+					}
+				}),
+		},
+		{
+			name: "abort-during-promotion",
+			doc: []string{
+				"An abort arrives while the stable Deployment is already rolling out the new revision",
+				"(phase Promoting). The planner cannot give the stable track its old template back, so",
+				"the abort must not claim to have happened: it is refused with a warning and the",
+				"promotion completes.",
+			},
+			canary:           canarySpec(nil, setWeight(50), pauseFor(time.Minute)),
+			stableReplicas:   4,
+			stableReadyAfter: 3,
+			ticks:            10,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseIs(msv1.RolloutPhasePromoting), annotate(annAbort, "a1")),
+			},
+			check: endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+		},
+		{
+			name: "stale-promote-full",
+			doc: []string{
+				"promote-full is written after rev2 has already been promoted (too late, or by a script).",
+				"It must not skip the canary of rev3, delivered later: an annotation value the operator",
+				"saw while no rollout was running is not a request for the next rollout.",
+			},
+			canary:         canarySpec(nil, setWeight(20), pauseFor(time.Minute), setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			ticks:          20,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseIs(msv1.RolloutPhaseSucceeded), annotate(annPromoteFull, "pf1")),
+				atTick(11, specRevision("rev3")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev3", 0),
+				func(s *sim, r tickRecord) {
+					if s.desired == "rev3" && r.d.Status.Phase == msv1.RolloutPhasePromoting && s.weight == 0 && r.prevWeight == 0 {
+						s.inv.fail(r, "scenario: rev3 runs its canary steps", "rev3 promoted without ever taking traffic")
+					}
+				}),
+		},
+	}
+}

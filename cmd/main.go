@@ -46,6 +46,8 @@ func main() {
 		qps                     float64
 		burst                   int
 		prometheusAddress       string
+		networkIsolation        bool
+		monitoringNamespace     string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (use :8080 with --metrics-secure=false for plain HTTP, 0 to disable).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to clients authenticated and authorised by the API server.")
@@ -57,6 +59,8 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Sustained requests per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server.")
 	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
+	flag.BoolVar(&networkIsolation, "network-isolation", false, "Give every Microservice a NetworkPolicy built from the dependency graph, unless its spec.networkPolicy.enabled is false.")
+	flag.StringVar(&monitoringNamespace, "monitoring-namespace", "", "Namespace allowed to scrape the ports named \"metrics\" of isolated Microservices.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -102,6 +106,8 @@ func main() {
 		Client:                   mgr.GetClient(),
 		Recorder:                 mgr.GetEventRecorder("msvc-operator"),
 		DefaultPrometheusAddress: prometheusAddress,
+		NetworkIsolation:         networkIsolation,
+		MonitoringNamespace:      monitoringNamespace,
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}); err != nil {
 		log.Error(err, "Unable to set up the Microservice controller")

@@ -35,6 +35,10 @@ const (
 	// desired state, for example while the Deployment rolls out.
 	ReconcilingCondition = "Reconciling"
 
+	// DependenciesReadyCondition is True when every required dependency
+	// exists and is available; its message lists the ones that are not.
+	DependenciesReadyCondition = "DependenciesReady"
+
 	// DegradedCondition is True when the last canary was rolled back; its
 	// message lists the metric values that failed.
 	DegradedCondition = "Degraded"
@@ -81,6 +85,13 @@ const (
 
 	// ReasonAborted means a human aborted the canary.
 	ReasonAborted = "Aborted"
+
+	// ReasonDependenciesNotReady means a required dependency is missing,
+	// unavailable, rolling out or refuses this service.
+	ReasonDependenciesNotReady = "DependenciesNotReady"
+
+	// ReasonDependencyCycle means the dependencies form a cycle.
+	ReasonDependencyCycle = "DependencyCycle"
 
 	// ReasonNotReady is the Ready reason when a sub-condition is not True.
 	ReasonNotReady = "NotReady"

@@ -116,6 +116,21 @@ type MicroserviceSpec struct {
 	// +optional
 	Route *Route `json:"route,omitempty"`
 
+	// Dependencies are the Microservices this one calls. Their addresses are
+	// injected as environment variables; required ones hold back start-up
+	// and rollouts until they are available.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(d, self.exists_one(e, e.name == d.name && (has(e.__namespace__) ? e.__namespace__ : '') == (has(d.__namespace__) ? d.__namespace__ : '')))",message="spec.dependencies must not list the same Microservice twice"
+	// +listType=atomic
+	// +optional
+	Dependencies []Dependency `json:"dependencies,omitempty"`
+
+	// NetworkPolicy isolates the pods: they admit traffic only from the
+	// Microservices that depend on this one, the Gateway's namespace and
+	// the monitoring namespace.
+	// +optional
+	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
+
 	// Rollout says how a new version of the pod template is delivered:
 	// a rolling update (the default) or canary steps.
 	// +optional
@@ -300,6 +315,16 @@ type MicroserviceStatus struct {
 	// Rollout is the state of canary delivery; absent with RollingUpdate.
 	// +optional
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+
+	// Dependencies is the state of each declared dependency.
+	// +listType=atomic
+	// +optional
+	Dependencies []DependencyStatus `json:"dependencies,omitempty"`
+
+	// Dependents are the Microservices ("namespace/name") that declare this one as a dependency.
+	// +listType=atomic
+	// +optional
+	Dependents []string `json:"dependents,omitempty"`
 }
 
 // Microservice is one service of an application: a workload, its in-cluster
@@ -316,6 +341,7 @@ type MicroserviceStatus struct {
 // +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.rollout.canaryWeight`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.dependencies) || !self.spec.dependencies.exists(d, d.name == self.metadata.name && !has(d.__namespace__))",message="spec.dependencies must not name this Microservice itself"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="metadata.name must be at most 56 characters: the operator derives Service and Deployment names from it"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a letter and contain only lower case letters, digits and '-', because it becomes a Service name"
 type Microservice struct {

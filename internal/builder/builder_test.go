@@ -77,11 +77,11 @@ func TestDecideReplicas(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := base()
 			tt.mutate(ms)
-			got := DecideReplicas(ms)
+			got := DecideReplicas(ms, false)
 			if !ptr.Equal(got.Replicas, tt.want) || got.Owner != tt.wantOwner {
 				t.Fatalf("DecideReplicas() = %v/%s, want %v/%s", ptr.Deref(got.Replicas, -1), got.Owner, ptr.Deref(tt.want, -1), tt.wantOwner)
 			}
-			d := roundTrip[appsv1.Deployment](t, Deployment(ms, got, ""))
+			d := roundTrip[appsv1.Deployment](t, Deployment(ms, got, PodInputs{}))
 			if !ptr.Equal(d.Spec.Replicas, tt.want) {
 				t.Fatalf("Deployment spec.replicas = %v, want %v", d.Spec.Replicas, tt.want)
 			}
@@ -109,7 +109,7 @@ func TestReplicasHandoff(t *testing.T) {
 			ms := base()
 			ms.Spec.Autoscaling = &msv1.Autoscaling{MinReplicas: ptr.To(tt.min), MaxReplicas: tt.max}
 			live := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: tt.live}}
-			if !NeedsReplicasHandoff(DecideReplicas(ms), live) {
+			if !NeedsReplicasHandoff(DecideReplicas(ms, false), live) {
 				t.Fatal("a Deployment without the autoscaler annotation needs a hand-off")
 			}
 			d := roundTrip[appsv1.Deployment](t, ReplicasHandoff(ms, live))
@@ -125,10 +125,10 @@ func TestReplicasHandoff(t *testing.T) {
 		ms := base()
 		ms.Spec.Autoscaling = &msv1.Autoscaling{MaxReplicas: 3}
 		live := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationReplicasOwner: ReplicasOwnerAutoscaler}}}
-		if NeedsReplicasHandoff(DecideReplicas(ms), live) {
+		if NeedsReplicasHandoff(DecideReplicas(ms, false), live) {
 			t.Fatal("hand-off repeated")
 		}
-		if NeedsReplicasHandoff(DecideReplicas(base()), live) {
+		if NeedsReplicasHandoff(DecideReplicas(base(), false), live) {
 			t.Fatal("hand-off without autoscaling")
 		}
 	})
@@ -143,7 +143,7 @@ func TestDeployment(t *testing.T) {
 		PeriodSeconds: 5,
 	}}
 	ms.Spec.ServiceAccountName = "checkout"
-	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms), ""))
+	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{}))
 
 	if d.Name != "checkout" || d.Namespace != "shop" {
 		t.Fatalf("name = %s/%s", d.Namespace, d.Name)
@@ -177,7 +177,7 @@ func TestDeployment(t *testing.T) {
 }
 
 func TestSecurityContextDefaultsMeetRestrictedStandard(t *testing.T) {
-	d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base()), ""))
+	d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base(), false), PodInputs{}))
 	pod := d.Spec.Template.Spec
 	if !ptr.Deref(pod.SecurityContext.RunAsNonRoot, false) || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Fatalf("pod security context = %+v", pod.SecurityContext)
@@ -190,7 +190,7 @@ func TestSecurityContextDefaultsMeetRestrictedStandard(t *testing.T) {
 
 	ms := base()
 	ms.Spec.SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)}
-	d = roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms), ""))
+	d = roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{}))
 	if got := d.Spec.Template.Spec.Containers[0].SecurityContext; ptr.Deref(got.ReadOnlyRootFilesystem, true) || got.Capabilities != nil {
 		t.Fatalf("the user's security context must replace the default, got %+v", got)
 	}
@@ -309,17 +309,17 @@ func TestConfigRefsAndHash(t *testing.T) {
 		t.Fatalf("ConfigRefs = %v", got)
 	}
 
-	if Revision(ms, "h1") == Revision(ms, "h2") {
+	if Revision(ms, PodInputs{ConfigHash: "h1"}) == Revision(ms, PodInputs{ConfigHash: "h2"}) {
 		t.Fatal("a new config hash must be a new revision")
 	}
-	if Revision(ms, "h1") != Revision(ms, "h1") {
+	if Revision(ms, PodInputs{ConfigHash: "h1"}) != Revision(ms, PodInputs{ConfigHash: "h1"}) {
 		t.Fatal("the revision must be stable")
 	}
-	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms), "h1"))
+	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{ConfigHash: "h1"}))
 	if d.Spec.Template.Annotations[AnnotationConfigHash] != "h1" {
 		t.Fatalf("pod template annotations = %v", d.Spec.Template.Annotations)
 	}
-	if d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base()), "")); len(d.Spec.Template.Annotations) != 0 {
+	if d := roundTrip[appsv1.Deployment](t, Deployment(base(), DecideReplicas(base(), false), PodInputs{})); len(d.Spec.Template.Annotations) != 0 {
 		t.Fatalf("no config, no annotation: %v", d.Spec.Template.Annotations)
 	}
 }

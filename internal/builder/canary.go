@@ -48,9 +48,10 @@ func IsCanary(ms *msv1.Microservice) bool {
 
 // Revision identifies the spec's pod template: any change to what runs in
 // the pod (image, command, env, resources, probes, security, and the
-// ConfigMaps and Secrets it reads, through configHash) changes it.
-func Revision(ms *msv1.Microservice, configHash string) string {
-	data, err := json.Marshal(PodTemplate(ms, map[string]string{LabelMicroservice: ms.Name}, configHash))
+// ConfigMaps and Secrets it reads and the addresses of its dependencies,
+// through in) changes it.
+func Revision(ms *msv1.Microservice, in PodInputs) string {
+	data, err := json.Marshal(PodTemplate(ms, map[string]string{LabelMicroservice: ms.Name}, in))
 	if err != nil {
 		panic("builder: marshal pod template: " + err.Error())
 	}
@@ -66,17 +67,17 @@ func TrackServiceName(ms *msv1.Microservice, track string) string { return ms.Na
 
 // CanaryDeployment is the desired canary Deployment: the spec's pod template
 // on the canary track, at the given replica count.
-func CanaryDeployment(ms *msv1.Microservice, replicas int32, configHash string) *appsv1ac.DeploymentApplyConfiguration {
-	return trackDeployment(ms, CanaryDeploymentName(ms), TrackCanary, &replicas, configHash).
-		WithAnnotations(map[string]string{AnnotationRevision: Revision(ms, configHash)})
+func CanaryDeployment(ms *msv1.Microservice, replicas int32, in PodInputs) *appsv1ac.DeploymentApplyConfiguration {
+	return trackDeployment(ms, CanaryDeploymentName(ms), TrackCanary, &replicas, in).
+		WithAnnotations(map[string]string{AnnotationRevision: Revision(ms, in)})
 }
 
-func trackDeployment(ms *msv1.Microservice, name, track string, replicas *int32, configHash string) *appsv1ac.DeploymentApplyConfiguration {
+func trackDeployment(ms *msv1.Microservice, name, track string, replicas *int32, in PodInputs) *appsv1ac.DeploymentApplyConfiguration {
 	podLabels := CommonLabels(ms)
 	podLabels[LabelTrack] = track
 	spec := appsv1ac.DeploymentSpec().
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{LabelMicroservice: ms.Name, LabelTrack: track})).
-		WithTemplate(PodTemplate(ms, podLabels, configHash))
+		WithTemplate(PodTemplate(ms, podLabels, in))
 	if replicas != nil {
 		spec.WithReplicas(*replicas)
 	}

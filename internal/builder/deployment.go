@@ -29,8 +29,14 @@ import (
 // DeploymentName is the name of the stable Deployment of ms.
 func DeploymentName(ms *msv1.Microservice) string { return ms.Name }
 
+// AnnotationHeld on the stable Deployment marks a new service held at zero
+// replicas until its required dependencies are available.
+const AnnotationHeld = "apps.msvc.dev/held-for-dependencies"
+
 // ReplicasDecision says how the Deployment's spec.replicas is set.
 type ReplicasDecision struct {
+	// Held is true while a new service waits for its dependencies at zero replicas.
+	Held bool
 	// Replicas is the value to apply; nil leaves the field to the autoscaler.
 	Replicas *int32
 	// Owner is the value of AnnotationReplicasOwner.
@@ -41,7 +47,10 @@ type ReplicasDecision struct {
 // the operator owns the field and sets spec.replicas (default 1). With
 // autoscaling the field belongs to the HorizontalPodAutoscaler and the
 // operator leaves it out of its apply, so it never fights the autoscaler.
-func DecideReplicas(ms *msv1.Microservice) ReplicasDecision {
+func DecideReplicas(ms *msv1.Microservice, held bool) ReplicasDecision {
+	if held {
+		return ReplicasDecision{Replicas: ptr.To[int32](0), Owner: ReplicasOwnerOperator, Held: true}
+	}
 	if ms.Spec.Autoscaling != nil {
 		return ReplicasDecision{Owner: ReplicasOwnerAutoscaler}
 	}
@@ -74,17 +83,29 @@ func ReplicasHandoff(ms *msv1.Microservice, live *appsv1.Deployment) *appsv1ac.D
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(replicas))
 }
 
-// Deployment is the desired stable Deployment of ms, running the spec's pod
-// template; configHash identifies the ConfigMaps and Secrets it reads.
-func Deployment(ms *msv1.Microservice, replicas ReplicasDecision, configHash string) *appsv1ac.DeploymentApplyConfiguration {
-	return trackDeployment(ms, DeploymentName(ms), TrackStable, replicas.Replicas, configHash).
-		WithAnnotations(map[string]string{AnnotationReplicasOwner: replicas.Owner, AnnotationRevision: Revision(ms, configHash)})
+// PodInputs is what the pod template needs beyond the spec.
+type PodInputs struct {
+	// ConfigHash identifies the versions of the ConfigMaps and Secrets the pods read.
+	ConfigHash string
+	// DependencyEnv carries the addresses of the dependencies; a variable of
+	// the same name in spec.env wins.
+	DependencyEnv []corev1.EnvVar
+}
+
+// Deployment is the desired stable Deployment of ms, running the spec's pod template.
+func Deployment(ms *msv1.Microservice, replicas ReplicasDecision, in PodInputs) *appsv1ac.DeploymentApplyConfiguration {
+	annotations := map[string]string{AnnotationReplicasOwner: replicas.Owner, AnnotationRevision: Revision(ms, in)}
+	if replicas.Held {
+		annotations[AnnotationHeld] = "true"
+	}
+	return trackDeployment(ms, DeploymentName(ms), TrackStable, replicas.Replicas, in).
+		WithAnnotations(annotations)
 }
 
 // PodTemplate is the pod template of ms's workload.
-func PodTemplate(ms *msv1.Microservice, labels map[string]string, configHash string) *corev1ac.PodTemplateSpecApplyConfiguration {
+func PodTemplate(ms *msv1.Microservice, labels map[string]string, in PodInputs) *corev1ac.PodTemplateSpecApplyConfiguration {
 	pod := corev1ac.PodSpec().
-		WithContainers(Container(ms)).
+		WithContainers(Container(ms, in.DependencyEnv)).
 		WithSecurityContext(podSecurityContext(ms))
 	if ms.Spec.ServiceAccountName != "" {
 		pod.WithServiceAccountName(ms.Spec.ServiceAccountName)
@@ -92,14 +113,15 @@ func PodTemplate(ms *msv1.Microservice, labels map[string]string, configHash str
 	tmpl := corev1ac.PodTemplateSpec().
 		WithLabels(labels).
 		WithSpec(pod)
-	if configHash != "" {
-		tmpl.WithAnnotations(map[string]string{AnnotationConfigHash: configHash})
+	if in.ConfigHash != "" {
+		tmpl.WithAnnotations(map[string]string{AnnotationConfigHash: in.ConfigHash})
 	}
 	return tmpl
 }
 
-// Container is the service's container.
-func Container(ms *msv1.Microservice) *corev1ac.ContainerApplyConfiguration {
+// Container is the service's container, with the dependencies' addresses
+// after the spec's own env (a variable of the same name in spec.env wins).
+func Container(ms *msv1.Microservice, dependencyEnv []corev1.EnvVar) *corev1ac.ContainerApplyConfiguration {
 	s := ms.Spec
 	c := corev1ac.Container().
 		WithName(DefaultContainerName).
@@ -120,8 +142,15 @@ func Container(ms *msv1.Microservice) *corev1ac.ContainerApplyConfiguration {
 			WithContainerPort(containerPort(p)).
 			WithProtocol(Protocol(p)))
 	}
+	own := map[string]bool{}
 	for i := range s.Env {
+		own[s.Env[i].Name] = true
 		c.WithEnv(envVar(&s.Env[i]))
+	}
+	for i := range dependencyEnv {
+		if !own[dependencyEnv[i].Name] {
+			c.WithEnv(envVar(&dependencyEnv[i]))
+		}
 	}
 	for i := range s.EnvFrom {
 		c.WithEnvFrom(envFromSource(&s.EnvFrom[i]))

@@ -166,7 +166,7 @@ var _ = Describe("Canary rollouts", func() {
 		live := &msv1.Microservice{}
 		Expect(k8sClient.Get(ctx, key(ms), live)).To(Succeed())
 		Expect(live.Spec.Image).To(Equal("ghcr.io/acme/checkout:2.0.0"), "the operator never writes the spec")
-		Expect(live.Status.Rollout.StableRevision).To(Equal(builder.Revision(live, "")))
+		Expect(live.Status.Rollout.StableRevision).To(Equal(builder.Revision(live, builder.PodInputs{})))
 
 		By("counting the rollout in the operator's metrics")
 		Expect(metricValue("msvc_rollouts_total", map[string]string{"namespace": ns, "outcome": "started"})).To(Equal(1.0))

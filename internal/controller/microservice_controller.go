@@ -25,6 +25,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	networkingv1 "k8s.io/api/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,6 +69,11 @@ type MicroserviceReconciler struct {
 	// NewMetricsProvider makes the metrics provider for an address; the
 	// Prometheus HTTP API when nil.
 	NewMetricsProvider func(address string) (metrics.Provider, error)
+	// NetworkIsolation gives every Microservice a NetworkPolicy unless its
+	// spec.networkPolicy.enabled says otherwise.
+	NetworkIsolation bool
+	// MonitoringNamespace may scrape the ports named "metrics" of isolated services.
+	MonitoringNamespace string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
@@ -85,6 +91,7 @@ type MicroserviceReconciler struct {
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 
 // Reconcile brings the children of one Microservice to the desired state and
 // writes its status, once, at the end.
@@ -167,10 +174,12 @@ func (r *MicroserviceReconciler) recordRolloutEvents(ms *msv1.Microservice, evs 
 func (r *MicroserviceReconciler) syncChildren(ctx context.Context, ms *msv1.Microservice) (observation, error) {
 	var obs observation
 	steps := []func(context.Context, *msv1.Microservice, *observation) error{
+		r.observeDependencies,
 		r.observeConfig,
 		r.planRollout,
 		r.syncDeployment,
 		r.syncCanary,
+		r.syncNetworkPolicy,
 		r.syncService,
 		r.syncAutoscaler,
 		r.syncRoute,
@@ -260,11 +269,18 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, configRefIndex, indexConfigRefs); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, dependencyIndex, indexDependencies); err != nil {
+		return err
+	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&msv1.Microservice{}, builder.WithPredicates(specOrMetadataChanged)).
 		Owns(&appsv1.Deployment{}, forgetOnDelete("Deployment")).
 		Owns(&corev1.Service{}, forgetOnDelete("Service")).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, forgetOnDelete("HorizontalPodAutoscaler")).
+		Owns(&networkingv1.NetworkPolicy{}, forgetOnDelete("NetworkPolicy")).
+		// A Microservice's neighbours in the dependency graph react at once
+		// to its availability, rollouts and spec: no polling.
+		Watches(&msv1.Microservice{}, handler.EnqueueRequestsFromMapFunc(r.related), builder.WithPredicates(graphChanged)).
 		// Only the metadata of ConfigMaps and Secrets: a new resourceVersion
 		// is all a rollout needs to know.
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing("ConfigMap"))).

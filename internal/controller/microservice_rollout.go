@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -57,7 +58,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 
 	o := rollout.Observation{
 		Now:             r.now(),
-		DesiredRevision: builder.Revision(ms, obs.configHash),
+		DesiredRevision: builder.Revision(ms, obs.podInputs()),
 		HasRoute:        hasRoute,
 		RouterName:      r.router.Name(),
 		Paused:          ms.Annotations[msv1.PausedAnnotation] == "true",
@@ -79,12 +80,35 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 			o.CanaryReadyReplicas = canary.Status.ReadyReplicas
 		}
 	}
+	// A new canary waits while a required dependency is unavailable or
+	// rolling out. A canary already under way goes on (a newer revision
+	// restarts it), so that traffic is never left on pods being replaced.
+	if prev := ms.Status.Rollout; stableFound && obs.deps.rolloutBlocked() && o.StableRevision != o.DesiredRevision &&
+		(prev == nil || !rolloutActive(prev)) {
+		st := msv1.RolloutStatus{Phase: msv1.RolloutPhaseIdle}
+		if prev != nil {
+			st = *prev.DeepCopy()
+		}
+		st.Message = "Revision " + o.DesiredRevision + " waits for dependencies: " + strings.Join(obs.deps.gating, ", ") + obs.deps.cycle
+		obs.plan = rollout.Decision{Status: st}
+		obs.rollout = &obs.plan.Status
+		obs.rolloutWaiting = true
+		return nil
+	}
 	if rollout.MeasurementDue(ms.Spec.Rollout.Canary, ms.Status.Rollout, o.Now) {
 		o.Measurement = r.measure(ctx, ms, o.DesiredRevision)
 	}
 	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
 	return nil
+}
+
+func rolloutActive(st *msv1.RolloutStatus) bool {
+	switch st.Phase {
+	case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
+		return true
+	}
+	return false
 }
 
 // rolledOut is true when every pod of the Deployment runs its current template and is available.
@@ -161,7 +185,7 @@ func (r *MicroserviceReconciler) syncCanary(ctx context.Context, ms *msv1.Micros
 	canaryOn := builder.IsCanary(ms)
 	switch {
 	case canaryOn:
-		if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas, obs.configHash), canary); err != nil {
+		if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas, obs.podInputs()), canary); err != nil {
 			return err
 		}
 	case found:

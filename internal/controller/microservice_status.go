@@ -18,6 +18,7 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +50,16 @@ type observation struct {
 	rollout *msv1.RolloutStatus
 	// configHash identifies the versions of the ConfigMaps and Secrets the pods read.
 	configHash string
+	// deps is what the reconcile saw of the dependencies and dependents.
+	deps dependencies
+	// held is true while the new service waits for its dependencies at zero replicas.
+	held bool
+	// rolloutWaiting is true while a new version waits for dependencies.
+	rolloutWaiting bool
+}
+
+func (o *observation) podInputs() builder.PodInputs {
+	return builder.PodInputs{ConfigHash: o.configHash, DependencyEnv: o.deps.env}
 }
 
 // computeStatus writes the whole status of ms from what the reconcile observed.
@@ -69,11 +80,15 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 		ms.Status.Rollout = obs.rollout
 	}
 
+	ms.Status.Dependencies = obs.deps.statuses
+	ms.Status.Dependents = dependentNames(obs.deps.dependents)
+
+	setDependenciesReadyCondition(ms, obs.deps)
 	setAvailableCondition(ms, obs.deployment)
 	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
-	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing)
+	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing, obs.deps.cycle)
 	setDegradedCondition(ms)
-	setReconcilingCondition(ms, obs.deployment)
+	setReconcilingCondition(ms, obs.deployment, obs.held, obs.rolloutWaiting, obs.deps)
 	setReadyCondition(ms)
 }
 
@@ -141,8 +156,11 @@ func setRouteAcceptedCondition(ms *msv1.Microservice, route *traffic.Acceptance,
 // setStalledCondition is True when the operator cannot go on without a human:
 // the API server refused a child, or a route is asked for on a cluster
 // without the Gateway API.
-func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissing bool) {
+func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissing bool, cycle string) {
 	switch {
+	case cycle != "":
+		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonDependencyCycle,
+			"The dependencies form a cycle: "+cycle+"; remove one of its edges")
 	case applyErr != nil:
 		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonApplyFailed, applyErr.Error())
 	case gatewayAPIMissing:
@@ -155,9 +173,19 @@ func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissin
 
 // setReconcilingCondition is True while the Deployment rolls out or scales,
 // and absent once it has settled or when the operator is stalled.
-func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
+func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment, held, rolloutWaiting bool, deps dependencies) {
 	if apimeta.IsStatusConditionTrue(ms.Status.Conditions, msv1.StalledCondition) {
 		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.ReconcilingCondition)
+		return
+	}
+	switch {
+	case held:
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonDependenciesNotReady,
+			"Waiting at zero replicas for dependencies: "+strings.Join(deps.notReady, ", "))
+		return
+	case rolloutWaiting:
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonDependenciesNotReady,
+			"The new version waits for dependencies: "+strings.Join(deps.gating, ", "))
 		return
 	}
 	if d == nil {
@@ -191,6 +219,23 @@ func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 	}
 }
 
+// setDependenciesReadyCondition reports the required dependencies that hold
+// the service back; it is absent for a service without dependencies.
+func setDependenciesReadyCondition(ms *msv1.Microservice, deps dependencies) {
+	switch {
+	case len(ms.Spec.Dependencies) == 0:
+		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.DependenciesReadyCondition)
+	case deps.cycle != "":
+		setCondition(ms, msv1.DependenciesReadyCondition, metav1.ConditionFalse, msv1.ReasonDependencyCycle, "Dependency cycle: "+deps.cycle)
+	case len(deps.notReady) > 0:
+		setCondition(ms, msv1.DependenciesReadyCondition, metav1.ConditionFalse, msv1.ReasonDependenciesNotReady,
+			"Required dependencies not ready: "+strings.Join(deps.notReady, ", "))
+	default:
+		setCondition(ms, msv1.DependenciesReadyCondition, metav1.ConditionTrue, msv1.ReasonSucceeded,
+			fmt.Sprintf("%d dependencies, every required one available", len(ms.Spec.Dependencies)))
+	}
+}
+
 // setDegradedCondition is True while the last canary stands rolled back or
 // aborted; its message says which metric values failed.
 func setDegradedCondition(ms *msv1.Microservice) {
@@ -209,6 +254,9 @@ func setDegradedCondition(ms *msv1.Microservice) {
 // the route (if any) is accepted and the operator is not stalled.
 func setReadyCondition(ms *msv1.Microservice) {
 	checks := []string{msv1.StalledCondition, msv1.DegradedCondition, msv1.AvailableCondition}
+	if len(ms.Spec.Dependencies) > 0 {
+		checks = append(checks, msv1.DependenciesReadyCondition)
+	}
 	if ms.Spec.Route != nil {
 		checks = append(checks, msv1.RouteAcceptedCondition)
 	}

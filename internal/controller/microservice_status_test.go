@@ -138,14 +138,14 @@ func TestSetStalledCondition(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := testMS()
-			setStalledCondition(ms, tt.err, tt.missing)
+			setStalledCondition(ms, tt.err, tt.missing, "")
 			checkCond(t, ms, msv1.StalledCondition, tt.want)
 		})
 	}
 	t.Run("cleared once fixed", func(t *testing.T) {
 		ms := testMS()
-		setStalledCondition(ms, errors.New("x"), false)
-		setStalledCondition(ms, nil, false)
+		setStalledCondition(ms, errors.New("x"), false, "")
+		setStalledCondition(ms, nil, false, "")
 		checkCond(t, ms, msv1.StalledCondition, wantCond{})
 	})
 }
@@ -168,9 +168,9 @@ func TestSetReconcilingCondition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := testMS()
 			if tt.stalled {
-				setStalledCondition(ms, errors.New("refused"), false)
+				setStalledCondition(ms, errors.New("refused"), false, "")
 			}
-			setReconcilingCondition(ms, tt.d)
+			setReconcilingCondition(ms, tt.d, false, false, dependencies{})
 			checkCond(t, ms, msv1.ReconcilingCondition, tt.want)
 		})
 	}
@@ -178,7 +178,7 @@ func TestSetReconcilingCondition(t *testing.T) {
 		ms := testMS()
 		d := deployment(2, 2, 3, 3, 3, "True")
 		d.Status.Replicas = 4
-		setReconcilingCondition(ms, d)
+		setReconcilingCondition(ms, d, false, false, dependencies{})
 		checkCond(t, ms, msv1.ReconcilingCondition, wantCond{metav1.ConditionTrue, msv1.ReasonProgressing, "1 old pods"})
 	})
 }

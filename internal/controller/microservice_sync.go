@@ -48,14 +48,21 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 		// A canary is being delivered: the stable track keeps its template.
 		return nil
 	}
-	decision := builder.DecideReplicas(ms)
+	// A new service waits for its required dependencies at zero replicas.
+	obs.held = obs.deps.startBlocked() && (!found || live.Annotations[builder.AnnotationHeld] == "true")
+	// A new version waits while a required dependency is unavailable or rolling out.
+	if found && !obs.held && obs.deps.rolloutBlocked() && live.Annotations[builder.AnnotationRevision] != builder.Revision(ms, obs.podInputs()) {
+		obs.rolloutWaiting = true
+		return nil
+	}
+	decision := builder.DecideReplicas(ms, obs.held)
 	if found && builder.NeedsReplicasHandoff(decision, live) {
 		logf.FromContext(ctx).Info("Handing spec.replicas of the Deployment to the autoscaler", "replicas", live.Spec.Replicas)
 		if _, err := r.handoff.Apply(ctx, builder.ReplicasHandoff(ms, live), live); err != nil {
 			return err
 		}
 	}
-	if _, err := r.applier.Apply(ctx, builder.Deployment(ms, decision, obs.configHash), live); err != nil {
+	if _, err := r.applier.Apply(ctx, builder.Deployment(ms, decision, obs.podInputs()), live); err != nil {
 		return err
 	}
 	obs.deployment = live
@@ -114,13 +121,17 @@ func portKey(port int32, protocol corev1.Protocol) string {
 
 // syncAutoscaler applies the HorizontalPodAutoscaler, or deletes it when
 // autoscaling has been turned off.
-func (r *MicroserviceReconciler) syncAutoscaler(ctx context.Context, ms *msv1.Microservice, _ *observation) error {
+func (r *MicroserviceReconciler) syncAutoscaler(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
 	live := &autoscalingv2.HorizontalPodAutoscaler{}
 	found, err := r.getLive(ctx, ms, builder.HPAName(ms), live)
 	if err != nil {
 		return err
 	}
 	desired := builder.HorizontalPodAutoscaler(ms)
+	if obs.held {
+		// An HPA does not scale a Deployment at zero replicas: it comes once the service starts.
+		desired = nil
+	}
 	if desired == nil {
 		if found {
 			return r.deleteIfOwned(ctx, ms, "HorizontalPodAutoscaler", live)

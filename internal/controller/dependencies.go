@@ -1,0 +1,304 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/graph"
+)
+
+// dependencyIndex indexes Microservices by the Microservices they depend on ("namespace/name").
+const dependencyIndex = "spec.dependencies"
+
+func indexDependencies(obj client.Object) []string {
+	ms, ok := obj.(*msv1.Microservice)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(ms.Spec.Dependencies))
+	for _, d := range ms.Spec.Dependencies {
+		out = append(out, builder.DependencyKey(ms, d).String())
+	}
+	return out
+}
+
+// dependencies is what a reconcile saw of a Microservice's place in the graph.
+type dependencies struct {
+	resolved []builder.ResolvedDependency
+	statuses []msv1.DependencyStatus
+	env      []corev1.EnvVar
+	// notReady lists the required dependencies that hold back start-up.
+	notReady []string
+	// gating lists the dependencies that hold back a new rollout.
+	gating []string
+	// cycle spells out a dependency cycle through this Microservice.
+	cycle string
+	// dependents declare this Microservice as a dependency; consumers are
+	// those of them that its network policy admits.
+	dependents []graph.Key
+	consumers  []graph.Key
+}
+
+func (d dependencies) startBlocked() bool   { return len(d.notReady) > 0 || d.cycle != "" }
+func (d dependencies) rolloutBlocked() bool { return len(d.gating) > 0 || d.cycle != "" }
+
+// isolated reports whether ms's pods get a NetworkPolicy.
+func (r *MicroserviceReconciler) isolated(ms *msv1.Microservice) bool {
+	if np := ms.Spec.NetworkPolicy; np != nil && np.Enabled != nil {
+		return *np.Enabled
+	}
+	return r.NetworkIsolation
+}
+
+// admits reports whether ms's network policy lets a Microservice of namespace ns call it.
+func (r *MicroserviceReconciler) admits(ms *msv1.Microservice, ns string) bool {
+	if ns == ms.Namespace || !r.isolated(ms) {
+		return true
+	}
+	return ms.Spec.NetworkPolicy != nil && slices.Contains(ms.Spec.NetworkPolicy.AllowedNamespaces, ns)
+}
+
+// observeDependencies resolves each dependency from the cache, decides what
+// holds this service back, finds a cycle through it and lists its dependents.
+func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
+	d := dependencies{}
+	for _, dep := range ms.Spec.Dependencies {
+		res, st, err := r.resolve(ctx, ms, dep)
+		if err != nil {
+			return err
+		}
+		d.resolved = append(d.resolved, res)
+		d.statuses = append(d.statuses, st)
+		if dep.Optional || st.State == msv1.DependencyReady {
+			continue
+		}
+		what := fmt.Sprintf("%s (%s)", res.Key.ShortIn(ms.Namespace), st.State)
+		if st.State != msv1.DependencyRollingOut {
+			d.notReady = append(d.notReady, what)
+		}
+		if !dep.IgnoreRollouts {
+			d.gating = append(d.gating, what)
+		}
+	}
+	d.env = builder.DependencyEnv(d.resolved)
+
+	self := graph.Key{Namespace: ms.Namespace, Name: ms.Name}
+	var lookupErr error
+	cycle := graph.FindCycle(self, func(k graph.Key) []graph.Key {
+		node := ms
+		if k != self {
+			node = &msv1.Microservice{}
+			if err := r.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, node); err != nil {
+				if !apierrors.IsNotFound(err) {
+					lookupErr = err
+				}
+				return nil
+			}
+		}
+		keys := make([]graph.Key, len(node.Spec.Dependencies))
+		for i, dep := range node.Spec.Dependencies {
+			keys[i] = builder.DependencyKey(node, dep)
+		}
+		return keys
+	})
+	if lookupErr != nil {
+		return fmt.Errorf("walking the dependency graph: %w", lookupErr)
+	}
+	if cycle != nil {
+		d.cycle = graph.FormatCycle(cycle, ms.Namespace)
+	}
+
+	list := &msv1.MicroserviceList{}
+	if err := r.List(ctx, list, client.MatchingFields{dependencyIndex: self.String()}); err != nil {
+		return fmt.Errorf("listing the dependents of %s: %w", self, err)
+	}
+	for i := range list.Items {
+		k := graph.Key{Namespace: list.Items[i].Namespace, Name: list.Items[i].Name}
+		d.dependents = append(d.dependents, k)
+		if r.admits(ms, k.Namespace) {
+			d.consumers = append(d.consumers, k)
+		}
+	}
+	sort.Slice(d.dependents, func(i, j int) bool { return d.dependents[i].String() < d.dependents[j].String() })
+	sort.Slice(d.consumers, func(i, j int) bool { return d.consumers[i].String() < d.consumers[j].String() })
+	obs.deps = d
+	return nil
+}
+
+// resolve finds the Microservice a dependency names and judges its state.
+func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microservice, dep msv1.Dependency) (builder.ResolvedDependency, msv1.DependencyStatus, error) {
+	key := builder.DependencyKey(ms, dep)
+	res := builder.ResolvedDependency{Dep: dep, Key: key}
+	st := msv1.DependencyStatus{Name: key.Name, Namespace: key.Namespace}
+
+	target := &msv1.Microservice{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, target)
+	switch {
+	case apierrors.IsNotFound(err):
+		st.State, st.Message = msv1.DependencyMissing, fmt.Sprintf("Microservice %s does not exist", key)
+		return res, st, nil
+	case err != nil:
+		return res, st, fmt.Errorf("reading dependency %s: %w", key, err)
+	}
+
+	port, ok := dependencyPort(target, dep.Port)
+	if !ok {
+		st.State = msv1.DependencyMissing
+		st.Message = fmt.Sprintf("Microservice %s has no port %q", key, dep.Port)
+		if dep.Port == "" {
+			st.Message = fmt.Sprintf("Microservice %s has no ports", key)
+		}
+		return res, st, nil
+	}
+	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, target.Spec.Ports, "http"
+	if port.AppProtocol != nil && (*port.AppProtocol == "https" || *port.AppProtocol == "grpcs") {
+		res.Scheme = "https"
+	}
+	st.Address = res.Address(msv1.AddressURL, false)
+
+	available := apimeta.FindStatusCondition(target.Status.Conditions, msv1.AvailableCondition)
+	switch {
+	case !r.admits(target, ms.Namespace):
+		st.State = msv1.DependencyDenied
+		st.Message = fmt.Sprintf("%s admits no Microservices of namespace %s: add %s to its spec.networkPolicy.allowedNamespaces", key, ms.Namespace, ms.Namespace)
+	case available == nil || available.Status != "True":
+		st.State = msv1.DependencyUnavailable
+		st.Message = fmt.Sprintf("%s is not available yet", key)
+		if available != nil {
+			st.Message += ": " + available.Message
+		}
+	case rollingOut(target):
+		st.State, st.Message = msv1.DependencyRollingOut, fmt.Sprintf("%s is rolling out a new version", key)
+	default:
+		st.State = msv1.DependencyReady
+	}
+	return res, st, nil
+}
+
+func dependencyPort(ms *msv1.Microservice, name string) (msv1.ServicePort, bool) {
+	for _, p := range ms.Spec.Ports {
+		if name == "" || p.Name == name {
+			return p, true
+		}
+	}
+	return msv1.ServicePort{}, false
+}
+
+// rollingOut reports whether a Microservice is delivering a new version.
+func rollingOut(ms *msv1.Microservice) bool {
+	if ro := ms.Status.Rollout; ro != nil {
+		switch ro.Phase {
+		case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
+			return true
+		}
+	}
+	c := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.ReconcilingCondition)
+	return ms.Status.ObservedGeneration < ms.Generation || c != nil && c.Status == "True"
+}
+
+// related maps a Microservice to the ones whose reconcile depends on it: its
+// dependents (their gates and addresses) and its dependencies (their lists
+// of dependents and network policies).
+func (r *MicroserviceReconciler) related(ctx context.Context, obj client.Object) []reconcile.Request {
+	ms, ok := obj.(*msv1.Microservice)
+	if !ok {
+		return nil
+	}
+	var reqs []reconcile.Request
+	list := &msv1.MicroserviceList{}
+	if err := r.List(ctx, list, client.MatchingFields{dependencyIndex: ms.Namespace + "/" + ms.Name}); err == nil {
+		for i := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	for _, d := range ms.Spec.Dependencies {
+		k := builder.DependencyKey(ms, d)
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: k.Namespace, Name: k.Name}})
+	}
+	return reqs
+}
+
+// graphChanged passes the Microservice events that matter to its neighbours:
+// creation, deletion, a spec change, and a change of availability or rollout.
+var graphChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, okOld := e.ObjectOld.(*msv1.Microservice)
+		n, okNew := e.ObjectNew.(*msv1.Microservice)
+		if !okOld || !okNew {
+			return false
+		}
+		return o.Generation != n.Generation ||
+			conditionStatus(o, msv1.AvailableCondition) != conditionStatus(n, msv1.AvailableCondition) ||
+			rollingOut(o) != rollingOut(n)
+	},
+}
+
+func conditionStatus(ms *msv1.Microservice, t string) string {
+	if c := apimeta.FindStatusCondition(ms.Status.Conditions, t); c != nil {
+		return string(c.Status)
+	}
+	return ""
+}
+
+// syncNetworkPolicy applies the NetworkPolicy of an isolated Microservice,
+// or deletes it when isolation is off.
+func (r *MicroserviceReconciler) syncNetworkPolicy(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
+	live := &networkingv1.NetworkPolicy{}
+	found, err := r.getLive(ctx, ms, builder.NetworkPolicyName(ms), live)
+	if err != nil {
+		return err
+	}
+	if !r.isolated(ms) {
+		if found {
+			return r.deleteIfOwned(ctx, ms, "NetworkPolicy", live)
+		}
+		return nil
+	}
+	_, err = r.applier.Apply(ctx, builder.NetworkPolicy(ms, builder.NetworkPolicyInputs{
+		Consumers:           obs.deps.consumers,
+		Dependencies:        obs.deps.resolved,
+		MonitoringNamespace: r.MonitoringNamespace,
+	}), live)
+	return err
+}
+
+// dependentNames lists dependents as "namespace/name".
+func dependentNames(keys []graph.Key) []string {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
+	}
+	return out
+}

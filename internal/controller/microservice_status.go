@@ -102,17 +102,13 @@ func setCondition(ms *msv1.Microservice, t string, status metav1.ConditionStatus
 	})
 }
 
-// setAvailableCondition mirrors the Deployment's Available condition, once
-// the Deployment controller has observed the Deployment's latest generation.
+// setAvailableCondition mirrors the Deployment's Available condition: a
+// Deployment rolling out a new version stays available on its old pods
+// (Reconciling says that it is rolling out).
 func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 	if d == nil {
 		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentNotFound,
 			fmt.Sprintf("Deployment %s does not exist yet", builder.DeploymentName(ms)))
-		return
-	}
-	if d.Status.ObservedGeneration < d.Generation {
-		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonProgressing,
-			fmt.Sprintf("Deployment %s generation %d has not been observed by the Deployment controller yet", d.Name, d.Generation))
 		return
 	}
 	want := ptr.Deref(d.Spec.Replicas, 1)
@@ -127,6 +123,11 @@ func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 		}
 		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable,
 			fmt.Sprintf("%d of %d pods available: %s", d.Status.AvailableReplicas, want, c.Message))
+		return
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonProgressing,
+			fmt.Sprintf("Deployment %s generation %d has not been observed by the Deployment controller yet", d.Name, d.Generation))
 		return
 	}
 	setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable,
@@ -253,10 +254,11 @@ func setDegradedCondition(ms *msv1.Microservice) {
 // setReadyCondition summarises: Ready is True when the workload is available,
 // the route (if any) is accepted and the operator is not stalled.
 func setReadyCondition(ms *msv1.Microservice) {
-	checks := []string{msv1.StalledCondition, msv1.DegradedCondition, msv1.AvailableCondition}
+	checks := []string{msv1.StalledCondition, msv1.DegradedCondition}
 	if len(ms.Spec.Dependencies) > 0 {
 		checks = append(checks, msv1.DependenciesReadyCondition)
 	}
+	checks = append(checks, msv1.AvailableCondition)
 	if ms.Spec.Route != nil {
 		checks = append(checks, msv1.RouteAcceptedCondition)
 	}

@@ -85,7 +85,8 @@ func TestSetAvailableCondition(t *testing.T) {
 		want wantCond
 	}{
 		{"no deployment", nil, wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentNotFound, "does not exist yet"}},
-		{"generation not observed", deployment(2, 1, 2, 2, 2, corev1.ConditionTrue), wantCond{metav1.ConditionFalse, msv1.ReasonProgressing, "generation 2"}},
+		{"generation not observed, no condition yet", deployment(2, 1, 2, 0, 0, ""), wantCond{metav1.ConditionFalse, msv1.ReasonProgressing, "generation 2"}},
+		{"rolling out a new generation on available pods", deployment(2, 1, 2, 2, 2, corev1.ConditionTrue), wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "2 of 2 pods available"}},
 		{"no condition yet", deployment(1, 1, 2, 0, 0, ""), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "not reported availability"}},
 		{"unavailable", deployment(1, 1, 3, 3, 1, corev1.ConditionFalse), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "1 of 3 pods available"}},
 		{"available", deployment(1, 1, 3, 3, 3, corev1.ConditionTrue), wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "3 of 3 pods available"}},

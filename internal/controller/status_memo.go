@@ -27,39 +27,64 @@ import (
 // statusMemo remembers the last status the reconciler wrote for each
 // Microservice. A reconcile that starts before the cache has seen that write
 // (children's events often queue one right behind it) builds on the
-// remembered status instead of the stale copy, and so does not write the same
-// status twice.
+// remembered status instead of the stale copy, so it neither writes the same
+// status twice nor repeats a transition (and its event) it already made.
 type statusMemo struct {
 	mu sync.Mutex
-	m  map[types.NamespacedName]writtenStatus
+	m  map[types.NamespacedName]*writtenStatus
 }
+
+// maxSuperseded bounds the resourceVersions remembered per Microservice.
+const maxSuperseded = 32
 
 type writtenStatus struct {
 	uid types.UID
-	// rvBefore is the resourceVersion the Microservice had before the write.
-	rvBefore string
-	status   msv1.MicroserviceStatus
+	// latest is the resourceVersion the last write produced.
+	latest string
+	// superseded are resourceVersions older than latest that this reconciler
+	// saw or produced: a cached copy at one of them is stale.
+	superseded map[string]bool
+	status     msv1.MicroserviceStatus
 }
 
-// restore replaces ms.Status with the last written status when ms is the
-// stale copy from before that write.
+// restore replaces ms.Status with the last written status when ms is a copy
+// from before that write.
 func (s *statusMemo) restore(ms *msv1.Microservice) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.m[types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}]
-	if ok && w.uid == ms.UID && w.rvBefore == ms.ResourceVersion {
+	if !ok || w.uid != ms.UID {
+		return
+	}
+	switch {
+	case ms.ResourceVersion == w.latest:
+		// The cache has caught up.
+		clear(w.superseded)
+	case w.superseded[ms.ResourceVersion]:
 		ms.Status = *w.status.DeepCopy()
 	}
 }
 
-// record remembers that ms.Status was written over resourceVersion rvBefore.
+// record remembers that ms.Status was written over resourceVersion rvBefore,
+// producing ms.ResourceVersion.
 func (s *statusMemo) record(ms *msv1.Microservice, rvBefore string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[types.NamespacedName]writtenStatus{}
+		s.m = map[types.NamespacedName]*writtenStatus{}
 	}
-	s.m[types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}] = writtenStatus{uid: ms.UID, rvBefore: rvBefore, status: *ms.Status.DeepCopy()}
+	key := types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}
+	w, ok := s.m[key]
+	if !ok || w.uid != ms.UID || len(w.superseded) >= maxSuperseded {
+		w = &writtenStatus{uid: ms.UID, superseded: map[string]bool{}}
+		s.m[key] = w
+	}
+	w.superseded[rvBefore] = true
+	if w.latest != "" {
+		w.superseded[w.latest] = true
+	}
+	w.latest = ms.ResourceVersion
+	w.status = *ms.Status.DeepCopy()
 }
 
 func (s *statusMemo) forget(key types.NamespacedName) {

@@ -1,0 +1,65 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+)
+
+func TestStatusMemo(t *testing.T) {
+	at := func(rv, phase string) *msv1.Microservice {
+		return &msv1.Microservice{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", UID: "u1", ResourceVersion: rv},
+			Status:     msv1.MicroserviceStatus{Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhase(phase)}},
+		}
+	}
+	phaseAfterRestore := func(m *statusMemo, rv, phase string) string {
+		ms := at(rv, phase)
+		m.restore(ms)
+		return string(ms.Status.Rollout.Phase)
+	}
+
+	m := &statusMemo{}
+	// Two writes in a row, the second from a copy read before the first landed.
+	m.record(at("2", "Promoting"), "1") // r1 -> r2
+	m.record(at("3", "Succeeded"), "1") // from the stale r1 copy: r2 -> r3
+	for _, c := range []struct{ rv, want string }{
+		{"1", "Succeeded"}, // older than both writes
+		{"2", "Succeeded"}, // the first write, superseded by the second
+		{"9", "Old"},       // someone else's change: not ours to override
+		{"3", "Old"},       // the cache has caught up: its status is the truth
+	} {
+		if got := phaseAfterRestore(m, c.rv, "Old"); got != c.want {
+			t.Errorf("copy at resourceVersion %s: phase %s, want %s", c.rv, got, c.want)
+		}
+	}
+	// Once caught up, the old versions are forgotten.
+	if got := phaseAfterRestore(m, "2", "Old"); got != "Old" {
+		t.Errorf("after catching up: phase %s, want Old", got)
+	}
+
+	other := at("1", "Old")
+	other.UID = "u2"
+	m.restore(other)
+	if other.Status.Rollout.Phase != "Old" {
+		t.Error("a recreated Microservice must not get the old one's status")
+	}
+}

@@ -108,6 +108,21 @@ var invalidMicroservices = []invalidCase{
 	{"unknown image pull policy", func(m *msv1.Microservice) { m.Spec.ImagePullPolicy = "Sometimes" },
 		`supported values: "Always", "IfNotPresent", "Never"`},
 
+	// spec.dependencies
+	{"self-dependency", func(m *msv1.Microservice) { m.Spec.Dependencies = []msv1.Dependency{{Name: "checkout"}} },
+		"spec.dependencies must not name this Microservice itself"},
+	{"duplicate dependency", func(m *msv1.Microservice) {
+		m.Spec.Dependencies = []msv1.Dependency{{Name: "payments"}, {Name: "payments"}}
+	}, "spec.dependencies must not list the same Microservice twice"},
+	{"malformed dependency name", func(m *msv1.Microservice) { m.Spec.Dependencies = []msv1.Dependency{{Name: "Payments_V2"}} },
+		"spec.dependencies[].name must be a Microservice name"},
+	{"dependency env name that is no variable name", func(m *msv1.Microservice) {
+		m.Spec.Dependencies = []msv1.Dependency{{Name: "payments", Env: &msv1.DependencyEnv{Name: "PAYMENTS-ADDR"}}}
+	}, "spec.dependencies[0].env.name in body should match"},
+	{"unknown address format", func(m *msv1.Microservice) {
+		m.Spec.Dependencies = []msv1.Dependency{{Name: "payments", Env: &msv1.DependencyEnv{Name: "PAYMENTS", Format: "DSN"}}}
+	}, `supported values: "URL", "HostPort", "Host"`},
+
 	// spec.rollout
 	{"canary strategy without canary", func(m *msv1.Microservice) { m.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy} },
 		"spec.rollout.canary is required when spec.rollout.strategy is Canary"},

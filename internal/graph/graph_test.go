@@ -57,6 +57,23 @@ func TestFindCycle(t *testing.T) {
 	}
 }
 
+func TestFindCycleAcrossNamespaces(t *testing.T) {
+	a, b := Key{"shop", "a"}, Key{"billing", "a"}
+	deps := map[Key][]Key{a: {b}, b: {a}}
+	got := FormatCycle(FindCycle(a, func(k Key) []Key { return deps[k] }), "shop")
+	if got != "a -> billing/a -> a" {
+		t.Fatalf("cycle = %q: same names in two namespaces are two nodes", got)
+	}
+	if FindCycle(a, func(k Key) []Key {
+		if k == a {
+			return []Key{b}
+		}
+		return nil
+	}) != nil {
+		t.Fatal("an edge into another namespace is no cycle by itself")
+	}
+}
+
 func TestFormatCycleAcrossNamespaces(t *testing.T) {
 	cycle := []Key{{"shop", "a"}, {"billing", "pay"}, {"shop", "a"}}
 	if got := FormatCycle(cycle, "shop"); got != "a -> billing/pay -> a" {

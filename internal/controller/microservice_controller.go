@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -214,7 +215,7 @@ func (r *MicroserviceReconciler) getLive(ctx context.Context, ms *msv1.Microserv
 
 // deleteIfOwned deletes a child that ms no longer asks for.
 func (r *MicroserviceReconciler) deleteIfOwned(ctx context.Context, ms *msv1.Microservice, kind string, obj client.Object) error {
-	if !metav1IsControlledBy(obj, ms) {
+	if !metav1.IsControlledBy(obj, ms) {
 		return nil
 	}
 	logf.FromContext(ctx).Info("Deleting child that the spec no longer asks for", "kind", kind, "name", obj.GetName())

@@ -23,7 +23,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -164,10 +163,6 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 	}
 	obs.route = &acceptance
 	return nil
-}
-
-func metav1IsControlledBy(obj metav1.Object, owner *msv1.Microservice) bool {
-	return metav1.IsControlledBy(obj, owner)
 }
 
 // canaryWeight is the canary's share of the route's traffic that the planner decided.

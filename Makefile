@@ -21,6 +21,26 @@ all: build
 
 ##@ General
 
+.PHONY: demo
+demo: ## The main job on a local control plane the project starts itself: the boutique up in order, a canary promoted, a bad version rolled back.
+	hack/demo.sh
+
+.PHONY: demo-down
+demo-down: ## Stop the demo and its local control plane; nothing is left running.
+	hack/demo.sh down
+
+.PHONY: local-up
+local-up: ## Start the local control plane (kwok, real controllers, Prometheus); kubeconfig in .cache/local/kubeconfig.
+	hack/local-cluster.sh up
+
+.PHONY: local-down
+local-down: ## Stop the local control plane.
+	hack/local-cluster.sh down
+
+.PHONY: local-status
+local-status: ## Show what of the local control plane runs.
+	hack/local-cluster.sh status
+
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
@@ -54,6 +74,10 @@ prometheus: ## Install Prometheus (Debian's package) for the analysis tests, if 
 .PHONY: test
 test: manifests generate vet kube-bins prometheus ## Run every test: unit tests, envtest suites on a real kube-apiserver and etcd, analysis against a real Prometheus.
 	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
+
+.PHONY: test-e2e
+test-e2e: ## End-to-end suite: installs the operator on the local control plane (started and stopped by the suite).
+	go test -tags e2e ./test/e2e/ -count=1 -timeout 40m -v -args -ginkgo.v
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated code (CRDs, RBAC, deepcopy) or go.mod is stale or code is unformatted.

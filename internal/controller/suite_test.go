@@ -85,6 +85,10 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 		writes: &writeCounter{},
 	}
 	cfg, err := e.testEnv.Start()
+	if err != nil {
+		// Do not leave etcd and kube-apiserver behind when, say, a CRD is refused.
+		_ = e.testEnv.Stop()
+	}
 	Expect(err).NotTo(HaveOccurred())
 	e.cfg = cfg
 

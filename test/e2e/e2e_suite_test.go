@@ -1,0 +1,227 @@
+//go:build e2e
+
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e runs the operator as a user installs it, on the local control
+// plane of hack/local-cluster.sh: real kube-controller-manager (Deployment,
+// ReplicaSet, HPA and garbage-collection controllers), kube-scheduler, kwok
+// nodes whose pods become Running and Ready, and a real Prometheus.
+//
+// Run it with make test-e2e.
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
+)
+
+var (
+	root       string
+	state      string
+	kubeconfig string
+	promURL    string
+	helperAddr string
+	k8s        client.Client
+	operator   *exec.Cmd
+	helper     *exec.Cmd
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "End-to-end suite")
+}
+
+// run runs a command from the repository root and returns its output.
+func run(name string, args ...string) string {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	ExpectWithOffset(1, cmd.Run()).To(Succeed(), "%s %s: %s", name, strings.Join(args, " "), errOut.String())
+	return out.String()
+}
+
+func kubectl(args ...string) string {
+	return run(filepath.Join(kubeBins(), "kubectl"), args...)
+}
+
+func kubeBins() string {
+	out, err := exec.Command(filepath.Join(root, "hack", "kube-bins.sh"), "--print-dir").Output()
+	Expect(err).NotTo(HaveOccurred())
+	return strings.TrimSpace(string(out))
+}
+
+// start runs a long-lived process in its own process group, logging to a file.
+func start(logName string, env []string, name string, args ...string) *exec.Cmd {
+	logFile, err := os.Create(filepath.Join(state, logName))
+	Expect(err).NotTo(HaveOccurred())
+	cmd := exec.Command(name, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	Expect(cmd.Start()).To(Succeed())
+	return cmd
+}
+
+func stop(cmd *exec.Cmd) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// operatorKubeconfig writes a kubeconfig that acts as the ServiceAccount the
+// installed manifests give the manager, so the test runs the manager with
+// exactly the RBAC a user installs.
+func operatorKubeconfig() string {
+	token := strings.TrimSpace(kubectl("create", "token", "msvc-controller-manager", "-n", "msvc-system", "--duration", "2h"))
+	admin, err := clientcmd.LoadFromFile(kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	ctxName := admin.CurrentContext
+	cluster := admin.Clusters[admin.Contexts[ctxName].Cluster]
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: %s
+    insecure-skip-tls-verify: %t
+    certificate-authority-data: %s
+users:
+- name: msvc-controller-manager
+  user:
+    token: %s
+contexts:
+- name: operator
+  context: {cluster: local, user: msvc-controller-manager}
+current-context: operator
+`, cluster.Server, cluster.InsecureSkipTLSVerify && len(cluster.CertificateAuthorityData) == 0, b64(cluster.CertificateAuthorityData), token)
+	if len(cluster.CertificateAuthorityData) == 0 {
+		cfg = strings.Replace(cfg, "    certificate-authority-data: \n", "", 1)
+	}
+	path := filepath.Join(state, "operator.kubeconfig")
+	Expect(os.WriteFile(path, []byte(cfg), 0o600)).To(Succeed())
+	return path
+}
+
+func startOperator() {
+	operator = start("e2e-operator.log", []string{"KUBECONFIG=" + operatorKubeconfig()}, filepath.Join(root, "bin", "manager"),
+		"--leader-elect", "--leader-election-namespace=msvc-system",
+		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:28081",
+		"--default-prometheus-address="+promURL)
+	Eventually(func() error {
+		resp, err := http.Get("http://127.0.0.1:28081/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+var _ = BeforeSuite(func() {
+	wd, err := os.Getwd()
+	Expect(err).NotTo(HaveOccurred())
+	root = filepath.Clean(filepath.Join(wd, "..", ".."))
+	state = filepath.Join(root, ".cache", "local")
+
+	By("starting the local control plane")
+	cmd := exec.Command(filepath.Join(root, "hack", "local-cluster.sh"), "up")
+	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(cmd.Run()).To(Succeed())
+	out, err := exec.Command(filepath.Join(root, "hack", "local-cluster.sh"), "env").Output()
+	Expect(err).NotTo(HaveOccurred())
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "KUBECONFIG":
+			kubeconfig = v
+		case "MSVC_PROMETHEUS_URL":
+			promURL = v
+		case "MSVC_DEMOHELPER_ADDR":
+			helperAddr = v
+		}
+	}
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	scheme, err := mscontroller.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	By("installing the operator from config/default, as a user would")
+	run("make", "kustomize")
+	manifests := run("bash", "-c", "bin/kustomize-* build config/default")
+	apply := exec.Command(filepath.Join(kubeBins(), "kubectl"), "apply", "--server-side", "-f", "-")
+	apply.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	apply.Stdin = strings.NewReader(manifests)
+	applyOut, err := apply.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(applyOut))
+	// No image can run here: the manager runs as a process, with the
+	// installed ServiceAccount's identity and RBAC.
+	kubectl("scale", "deployment", "msvc-controller-manager", "-n", "msvc-system", "--replicas=0")
+
+	By("building and starting the manager and the stand-in data plane")
+	run("go", "build", "-o", "bin/manager", "./cmd")
+	run("go", "build", "-o", "bin/demohelper", "./test/demohelper")
+	helper = start("e2e-demohelper.log", []string{"KUBECONFIG=" + kubeconfig}, filepath.Join(root, "bin", "demohelper"), "--listen", helperAddr)
+	startOperator()
+})
+
+var _ = AfterSuite(func() {
+	stop(operator)
+	stop(helper)
+	if os.Getenv("E2E_KEEP_CLUSTER") != "1" {
+		cmd := exec.Command(filepath.Join(root, "hack", "local-cluster.sh"), "down")
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(cmd.Run()).To(Succeed())
+	}
+})
+
+var ctx = context.Background()
+
+func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

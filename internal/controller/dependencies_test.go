@@ -125,6 +125,11 @@ var _ = Describe("Dependencies", func() {
 		Expect(k8sClient.Create(ctx, checkout)).To(Succeed())
 
 		Eventually(replicas(key(checkout)), timeout, interval).Should(Equal(int32(0)))
+		// The Deployment controller calls a Deployment at zero replicas
+		// available; a held service is not, or its dependents would start.
+		playDeploymentController(checkout)
+		Consistently(condition(checkout, msv1.AvailableCondition), time.Second, interval).Should(
+			haveCondition(metav1.ConditionFalse, msv1.ReasonDependenciesNotReady))
 		Eventually(condition(checkout, msv1.DependenciesReadyCondition), timeout, interval).Should(And(
 			haveCondition(metav1.ConditionFalse, msv1.ReasonDependenciesNotReady), HaveField("Message", ContainSubstring("payments (Missing)"))))
 		Expect(condition(checkout, msv1.ReadyCondition)()).To(haveCondition(metav1.ConditionFalse, msv1.ReasonDependenciesNotReady))

@@ -84,7 +84,7 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 	ms.Status.Dependents = dependentNames(obs.deps.dependents)
 
 	setDependenciesReadyCondition(ms, obs.deps)
-	setAvailableCondition(ms, obs.deployment)
+	setAvailableCondition(ms, obs.deployment, obs.held)
 	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
 	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing, obs.deps.cycle)
 	setDegradedCondition(ms)
@@ -105,7 +105,14 @@ func setCondition(ms *msv1.Microservice, t string, status metav1.ConditionStatus
 // setAvailableCondition mirrors the Deployment's Available condition: a
 // Deployment rolling out a new version stays available on its old pods
 // (Reconciling says that it is rolling out).
-func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
+func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment, held bool) {
+	if held {
+		// A Deployment at zero replicas reports Available; a service held
+		// back for its dependencies is not, or its own dependents would start.
+		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDependenciesNotReady,
+			"Held at zero replicas until its required dependencies are available")
+		return
+	}
 	if d == nil {
 		setCondition(ms, msv1.AvailableCondition, metav1.ConditionFalse, msv1.ReasonDeploymentNotFound,
 			fmt.Sprintf("Deployment %s does not exist yet", builder.DeploymentName(ms)))
@@ -116,7 +123,10 @@ func setAvailableCondition(ms *msv1.Microservice, d *appsv1.Deployment) {
 		if c.Type != appsv1.DeploymentAvailable {
 			continue
 		}
-		if c.Status == corev1.ConditionTrue {
+		// A Deployment just scaled up from zero still carries the Available
+		// condition of its empty state: without a single available pod the
+		// service is not available.
+		if c.Status == corev1.ConditionTrue && (want == 0 || d.Status.AvailableReplicas > 0) {
 			setCondition(ms, msv1.AvailableCondition, metav1.ConditionTrue, msv1.ReasonSucceeded,
 				fmt.Sprintf("%d of %d pods available", d.Status.AvailableReplicas, want))
 			return

@@ -90,14 +90,22 @@ func TestSetAvailableCondition(t *testing.T) {
 		{"no condition yet", deployment(1, 1, 2, 0, 0, ""), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "not reported availability"}},
 		{"unavailable", deployment(1, 1, 3, 3, 1, corev1.ConditionFalse), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "1 of 3 pods available"}},
 		{"available", deployment(1, 1, 3, 3, 3, corev1.ConditionTrue), wantCond{metav1.ConditionTrue, msv1.ReasonSucceeded, "3 of 3 pods available"}},
+		{"just scaled up from zero", deployment(2, 1, 2, 0, 0, corev1.ConditionTrue), wantCond{metav1.ConditionFalse, msv1.ReasonDeploymentUnavailable, "0 of 2 pods available"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := testMS()
-			setAvailableCondition(ms, tt.d)
+			setAvailableCondition(ms, tt.d, false)
 			checkCond(t, ms, msv1.AvailableCondition, tt.want)
 		})
 	}
+}
+
+func TestSetAvailableConditionWhileHeld(t *testing.T) {
+	ms := testMS()
+	// A Deployment at zero replicas is Available as far as Kubernetes goes.
+	setAvailableCondition(ms, deployment(1, 1, 0, 0, 0, corev1.ConditionTrue), true)
+	checkCond(t, ms, msv1.AvailableCondition, wantCond{metav1.ConditionFalse, msv1.ReasonDependenciesNotReady, "Held at zero replicas"})
 }
 
 func TestSetRouteAcceptedCondition(t *testing.T) {

@@ -27,8 +27,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,6 +39,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
@@ -116,32 +115,13 @@ func stop(cmd *exec.Cmd) {
 // exactly the RBAC a user installs.
 func operatorKubeconfig() string {
 	token := strings.TrimSpace(kubectl("create", "token", "msvc-controller-manager", "-n", "msvc-system", "--duration", "2h"))
-	admin, err := clientcmd.LoadFromFile(kubeconfig)
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
 	Expect(err).NotTo(HaveOccurred())
-	ctxName := admin.CurrentContext
-	cluster := admin.Clusters[admin.Contexts[ctxName].Cluster]
-	cfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: %s
-    insecure-skip-tls-verify: %t
-    certificate-authority-data: %s
-users:
-- name: msvc-controller-manager
-  user:
-    token: %s
-contexts:
-- name: operator
-  context: {cluster: local, user: msvc-controller-manager}
-current-context: operator
-`, cluster.Server, cluster.InsecureSkipTLSVerify && len(cluster.CertificateAuthorityData) == 0, b64(cluster.CertificateAuthorityData), token)
-	if len(cluster.CertificateAuthorityData) == 0 {
-		cfg = strings.Replace(cfg, "    certificate-authority-data: \n", "", 1)
-	}
+	// The admin's cluster entry as it is; only the user changes.
+	user := cfg.Contexts[cfg.CurrentContext].AuthInfo
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
 	path := filepath.Join(state, "operator.kubeconfig")
-	Expect(os.WriteFile(path, []byte(cfg), 0o600)).To(Succeed())
+	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
 	return path
 }
 
@@ -224,4 +204,3 @@ var _ = AfterSuite(func() {
 
 var ctx = context.Background()
 
-func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

@@ -150,7 +150,8 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 
 	It("brings the boutique up in dependency order, every child healthy", func() {
 		services := boutique()
-		started := map[string]time.Time{}
+		// asked: when a Deployment first asked for pods; ready: when it first had ready ones.
+		asked, ready := map[string]time.Time{}, map[string]time.Time{}
 		var mu sync.Mutex
 		stopWatch := make(chan struct{})
 		go func() {
@@ -166,9 +167,13 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 					continue
 				}
 				mu.Lock()
+				now := time.Now()
 				for _, d := range list.Items {
-					if _, ok := started[d.Name]; !ok && d.Status.ReadyReplicas > 0 {
-						started[d.Name] = time.Now()
+					if _, ok := asked[d.Name]; !ok && ptr.Deref(d.Spec.Replicas, 1) > 0 {
+						asked[d.Name] = now
+					}
+					if _, ok := ready[d.Name]; !ok && d.Status.ReadyReplicas > 0 {
+						ready[d.Name] = now
 					}
 				}
 				mu.Unlock()
@@ -181,8 +186,13 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 		for _, ms := range services {
 			Eventually(conditionTrue(ms.Name, msv1.ReadyCondition), 4*time.Minute, time.Second).Should(BeTrue(), ms.Name)
 		}
-		close(stopWatch)
 		AddReportEntry("boutique up", time.Since(begin).String())
+		Eventually(func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(ready)
+		}, 10*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", len(services)), "the sampler saw every service")
+		close(stopWatch)
 
 		mu.Lock()
 		defer mu.Unlock()
@@ -191,7 +201,12 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 				if d.Optional {
 					continue
 				}
-				Expect(started[d.Name].Before(started[ms.Name])).To(BeTrue(), "%s had ready pods before its dependency %s", ms.Name, d.Name)
+				// Sampled every 100 ms: the dependent may not ask for pods
+				// before a sample that saw its dependency's pods ready.
+				Expect(asked[ms.Name]).NotTo(BeZero(), ms.Name)
+				Expect(ready[d.Name]).NotTo(BeZero(), d.Name)
+				Expect(asked[ms.Name].Before(ready[d.Name])).To(BeFalse(),
+					"%s asked for pods at %v, before its dependency %s had ready pods at %v", ms.Name, asked[ms.Name], d.Name, ready[d.Name])
 			}
 			dep := &appsv1.Deployment{}
 			Expect(k8s.Get(ctx, key(ms.Name), dep)).To(Succeed())

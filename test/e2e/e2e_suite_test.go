@@ -203,4 +203,3 @@ var _ = AfterSuite(func() {
 })
 
 var ctx = context.Background()
-

@@ -75,6 +75,9 @@ prometheus: ## Install Prometheus (Debian's package) for the analysis tests, if 
 test: manifests generate vet kube-bins prometheus ## Run every test: unit tests, envtest suites on a real kube-apiserver and etcd, analysis against a real Prometheus.
 	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
 
+.PHONY: test-all
+test-all: test test-e2e ## The whole test suite: make test, then the end-to-end suite.
+
 .PHONY: test-e2e
 test-e2e: ## End-to-end suite: installs the operator on the local control plane (started and stopped by the suite).
 	go test -tags e2e ./test/e2e/ -count=1 -timeout 40m -v -args -ginkgo.v

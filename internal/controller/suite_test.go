@@ -29,6 +29,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -41,6 +43,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 )
 
 // The suite runs the real manager against envtest's kube-apiserver and etcd,
@@ -66,10 +69,13 @@ func TestControllers(t *testing.T) {
 type operatorEnv struct {
 	testEnv *envtest.Environment
 	cfg     *rest.Config
-	mgr     ctrl.Manager
-	writes  *writeCounter
-	stop    context.CancelFunc
-	done    chan struct{}
+	// operatorCfg acts as a user that holds only the ClusterRole that
+	// make manifests generates: every test proves that RBAC is enough.
+	operatorCfg *rest.Config
+	mgr         ctrl.Manager
+	writes      *writeCounter
+	stop        context.CancelFunc
+	done        chan struct{}
 }
 
 // startOperatorEnv starts an API server with the given CRDs and runs the
@@ -91,6 +97,7 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 	}
 	Expect(err).NotTo(HaveOccurred())
 	e.cfg = cfg
+	e.operatorCfg = operatorIdentity(e.testEnv, cfg)
 
 	e.startManager()
 	return e
@@ -100,7 +107,7 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 func (e *operatorEnv) startManager() {
 	// The manager's requests go through a counter, so tests can assert how
 	// many writes a reconcile made.
-	mgrCfg := rest.CopyConfig(e.cfg)
+	mgrCfg := rest.CopyConfig(e.operatorCfg)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: e.writes} })
 
 	var err error
@@ -135,6 +142,37 @@ func (e *operatorEnv) stopManager() {
 func (e *operatorEnv) Stop() {
 	e.stopManager()
 	Expect(e.testEnv.Stop()).To(Succeed())
+}
+
+// operatorIdentity creates a user bound to the generated ClusterRole
+// (config/rbac/role.yaml) and nothing else, and returns its config.
+func operatorIdentity(testEnv *envtest.Environment, admin *rest.Config) *rest.Config {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "rbac", "role.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	role := &rbacv1.ClusterRole{}
+	Expect(yaml.Unmarshal(data, role)).To(Succeed())
+	for _, rule := range role.Rules {
+		for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs} {
+			Expect(list).NotTo(ContainElement("*"), "the generated ClusterRole has no wildcards")
+		}
+	}
+	c, err := client.New(admin, client.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(c.Create(ctx, role)).To(Succeed())
+	const user = "msvc-operator"
+	Expect(c.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "msvc-operator"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	})).To(Succeed())
+	authenticated, err := testEnv.AddUser(envtest.User{Name: user}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	// RBAC is enforced: the identity can do what the role grants and no more.
+	limited, err := client.New(authenticated.Config(), client.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	err = limited.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "not-allowed"}})
+	Expect(apierrors.IsForbidden(err)).To(BeTrue(), "creating a namespace must be forbidden, got %v", err)
+	return authenticated.Config()
 }
 
 var _ = BeforeSuite(func() {

@@ -135,6 +135,7 @@ var _ = Describe("Canary rollouts", func() {
 		Eventually(image(canaryKey(ms)), timeout, interval).Should(Equal("ghcr.io/acme/checkout:2.0.0"))
 		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(1)))
 		Expect(image(key(ms))()).To(Equal("ghcr.io/acme/checkout:1.4.2"), "the stable track keeps the old version")
+		Expect(argoHealth(ms)()).To(Equal("Progressing"), "Argo CD health while the canary starts")
 		Consistently(routeWeights(ms), time.Second, interval).Should(Equal("checkout-stable=100/checkout-canary=0"))
 
 		By("sending 20% once the canary is ready, then waiting at the gate")
@@ -143,6 +144,7 @@ var _ = Describe("Canary rollouts", func() {
 		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
 			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(20))))
 		Consistently(routeWeights(ms), time.Second, interval).Should(Equal("checkout-stable=80/checkout-canary=20"))
+		Expect(argoHealth(ms)()).To(Equal("Suspended"), "Argo CD health at the manual gate")
 
 		By("promoting past the gate: 50% needs 2 canary pods first")
 		annotate(ms, msv1.PromoteAnnotation, "1")
@@ -162,6 +164,9 @@ var _ = Describe("Canary rollouts", func() {
 			HaveField("Phase", msv1.RolloutPhaseSucceeded), HaveField("CanaryWeight", int32(0))))
 		Expect(routeWeights(ms)()).To(Equal("checkout-stable=100/checkout-canary=0"))
 		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(0)))
+		Consistently(argoHealth(ms), 500*time.Millisecond, interval).Should(Equal("Progressing"), "Argo CD health while no Gateway accepts the route")
+		playGatewayController(ms, true, "Accepted", "")
+		Eventually(argoHealth(ms), timeout, interval).Should(Equal("Healthy"), "Argo CD health after promotion")
 
 		live := &msv1.Microservice{}
 		Expect(k8sClient.Get(ctx, key(ms), live)).To(Succeed())
@@ -184,6 +189,7 @@ var _ = Describe("Canary rollouts", func() {
 		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=100/checkout-canary=0"))
 		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(0)))
 		Eventually(condition(ms, msv1.DegradedCondition), timeout, interval).Should(haveCondition(metav1.ConditionTrue, msv1.ReasonAborted))
+		Expect(argoHealth(ms)()).To(Equal("Degraded"), "Argo CD health after an abort")
 		Expect(image(key(ms))()).To(Equal("ghcr.io/acme/checkout:1.4.2"))
 
 		annotate(ms, msv1.RetryAnnotation, "r1")

@@ -163,6 +163,7 @@ var _ = Describe("Dependencies", func() {
 		for ms, cycle := range map[*msv1.Microservice]string{a: "a -> b -> c -> a", b: "b -> c -> a -> b", c: "c -> a -> b -> c"} {
 			Eventually(condition(ms, msv1.StalledCondition), timeout, interval).Should(And(
 				haveCondition(metav1.ConditionTrue, msv1.ReasonDependencyCycle), HaveField("Message", ContainSubstring(cycle))))
+			Expect(argoHealth(ms)()).To(Equal("Degraded"), "Argo CD health of a stalled Microservice")
 		}
 		getChild(Default, standalone, &appsv1.Deployment{})
 		Expect(condition(standalone, msv1.StalledCondition)()).To(BeNil(), "nothing else breaks")

@@ -17,8 +17,11 @@ limitations under the License.
 package controller
 
 import (
+	"os"
+	"path/filepath"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +33,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/argocd"
 )
 
 const (
@@ -200,4 +204,21 @@ func updateSpec(ms *msv1.Microservice, mutate func(*msv1.MicroserviceSpec)) {
 		mutate(&live.Spec)
 		return k8sClient.Update(ctx, live)
 	}, timeout, interval).Should(Succeed())
+}
+
+// argoHealth is what Argo CD's health check (config/argocd/health.lua) says
+// of the live Microservice.
+func argoHealth(ms *msv1.Microservice) func() string {
+	script, err := os.ReadFile(filepath.Join("..", "..", "config", "argocd", "health.lua"))
+	Expect(err).NotTo(HaveOccurred())
+	return func() string {
+		live := &msv1.Microservice{}
+		if err := k8sClient.Get(ctx, key(ms), live); err != nil {
+			return err.Error()
+		}
+		h, err := argocd.Evaluate(string(script), live)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("Argo CD health of %s: %s (%s)\n", ms.Name, h.Status, h.Message)
+		return h.Status
+	}
 }

@@ -94,8 +94,9 @@ verify: manifests generate ## Fail when generated code (CRDs, RBAC, deepcopy) or
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary.
+build: manifests generate fmt vet ## Build the manager and the kubectl plugin (bin/kubectl-msvc).
 	go build -o bin/manager ./cmd
+	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/kubectl-msvc ./cmd/kubectl-msvc
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from source against the cluster KUBECONFIG points at.

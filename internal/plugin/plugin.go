@@ -1,0 +1,248 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package plugin is the kubectl-msvc plugin: a tree view of a Microservice
+// and its rollout, rollout controls, and the dependency graph.
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+)
+
+// Printer writes with or without colour.
+type Printer struct {
+	Out   io.Writer
+	Color bool
+}
+
+func (p Printer) paint(code, s string) string {
+	if !p.Color || s == "" {
+		return s
+	}
+	return "\033[" + code + "m" + s + "\033[0m"
+}
+
+// state colours a status word: green when good, yellow while moving, red when bad.
+func (p Printer) state(s string) string {
+	switch s {
+	case "True", "Ready", "Healthy", "Succeeded", "Idle":
+		return p.paint("32", s)
+	case "False", "RolledBack", "Aborted", "Missing", "Denied", "Unavailable", "Failed":
+		return p.paint("31", s)
+	case "Progressing", "Paused", "Promoting", "RollingOut", "Unknown", "Inconclusive":
+		return p.paint("33", s)
+	}
+	return s
+}
+
+// Get prints the tree of one Microservice: its tracks, rollout, analysis,
+// dependencies and dependents.
+func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error {
+	ms := &msv1.Microservice{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ms); err != nil {
+		return fmt.Errorf("getting Microservice %s/%s: %w", ns, name, err)
+	}
+	w := p.Out
+	ready := "Unknown"
+	if cond := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.ReadyCondition); cond != nil {
+		ready = string(cond.Status)
+	}
+	fmt.Fprintf(w, "%s (%s)  Ready=%s  %s\n", p.paint("1", ms.Name), ms.Namespace, p.state(ready), ms.Spec.Image)
+	if ms.Status.URL != "" {
+		fmt.Fprintf(w, "│  url: %s\n", ms.Status.URL)
+	}
+
+	ro := ms.Status.Rollout
+	weight := int32(0)
+	if ro != nil {
+		weight = ro.CanaryWeight
+		step := "-"
+		if ro.CurrentStep != nil && builder.IsCanary(ms) {
+			step = fmt.Sprintf("%d/%d", min(*ro.CurrentStep+1, int32(len(ms.Spec.Rollout.Canary.Steps))), len(ms.Spec.Rollout.Canary.Steps))
+		}
+		fmt.Fprintf(w, "├─ rollout: %s  step %s  canary weight %d%%  (%s)\n", p.state(string(ro.Phase)), step, ro.CanaryWeight, ro.TrafficRouting)
+		if ro.Message != "" {
+			fmt.Fprintf(w, "│  %s\n", ro.Message)
+		}
+	} else {
+		fmt.Fprintf(w, "├─ rollout: RollingUpdate\n")
+	}
+
+	tracks := []struct {
+		track, deployment, revision string
+		weight                      int32
+	}{{"stable", builder.DeploymentName(ms), "", 100 - weight}}
+	if ro != nil {
+		tracks[0].revision = ro.StableRevision
+		if builder.IsCanary(ms) {
+			tracks = append(tracks, struct {
+				track, deployment, revision string
+				weight                      int32
+			}{"canary", builder.CanaryDeploymentName(ms), ro.CanaryRevision, weight})
+		}
+	}
+	fmt.Fprintf(w, "├─ tracks\n")
+	for i, t := range tracks {
+		branch := "├─"
+		if i == len(tracks)-1 {
+			branch = "└─"
+		}
+		readyPods, wantPods := deploymentPods(ctx, c, ns, t.deployment)
+		fmt.Fprintf(w, "│  %s %-7s %-28s %s pods ready  weight %3d%%  revision %s\n", branch, t.track, t.deployment,
+			fmt.Sprintf("%d/%d", readyPods, wantPods), t.weight, orDash(t.revision))
+	}
+
+	if ro != nil && ro.Analysis != nil {
+		a := ro.Analysis
+		fmt.Fprintf(w, "├─ analysis (step %d): %d measurements, %d failed, %d inconclusive\n", a.Step+1, a.Measurements, a.Failures, a.Inconclusives)
+		for _, m := range a.Metrics {
+			fmt.Fprintf(w, "│  • %s = %s  %s  %s\n", m.Name, orDash(m.Value), p.state(m.Phase), m.Message)
+		}
+	}
+
+	fmt.Fprintf(w, "├─ dependencies\n")
+	if len(ms.Status.Dependencies) == 0 {
+		fmt.Fprintf(w, "│  (none)\n")
+	}
+	for _, d := range ms.Status.Dependencies {
+		name := d.Name
+		if d.Namespace != ms.Namespace {
+			name = d.Namespace + "/" + d.Name
+		}
+		fmt.Fprintf(w, "│  • %-24s %s  %s\n", name, p.state(d.State), orDash(d.Address))
+	}
+	fmt.Fprintf(w, "└─ dependents: %s\n", orDash(strings.Join(ms.Status.Dependents, ", ")))
+	return nil
+}
+
+func deploymentPods(ctx context.Context, c client.Client, ns, name string) (int32, int32) {
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		return 0, 0
+	}
+	return d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 1)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Watch redraws Get every interval until ctx ends.
+func Watch(ctx context.Context, c client.Client, ns, name string, p Printer, interval time.Duration) error {
+	for {
+		if p.Color {
+			fmt.Fprint(p.Out, "\033[H\033[2J")
+		}
+		if err := Get(ctx, c, ns, name, p); err != nil {
+			return err
+		}
+		if !p.Color {
+			fmt.Fprintln(p.Out)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Control sets a rollout control annotation. Promote, promote-full, abort and
+// retry get a new value each time; pause sets paused=true and resume removes it.
+func Control(ctx context.Context, c client.Client, ns, name, action string, now time.Time) error {
+	ms := &msv1.Microservice{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ms); err != nil {
+		return fmt.Errorf("getting Microservice %s/%s: %w", ns, name, err)
+	}
+	base := ms.DeepCopy()
+	if ms.Annotations == nil {
+		ms.Annotations = map[string]string{}
+	}
+	value := strconv.FormatInt(now.UnixNano(), 10)
+	switch action {
+	case "promote":
+		ms.Annotations[msv1.PromoteAnnotation] = value
+	case "promote-full":
+		ms.Annotations[msv1.PromoteFullAnnotation] = value
+	case "abort":
+		ms.Annotations[msv1.AbortAnnotation] = value
+	case "retry":
+		ms.Annotations[msv1.RetryAnnotation] = value
+	case "pause":
+		ms.Annotations[msv1.PausedAnnotation] = "true"
+	case "resume":
+		delete(ms.Annotations, msv1.PausedAnnotation)
+	default:
+		return fmt.Errorf("unknown action %q", action)
+	}
+	if err := c.Patch(ctx, ms, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("annotating Microservice %s/%s: %w", ns, name, err)
+	}
+	return nil
+}
+
+// Graph prints the dependency graph of a namespace, as text or as Graphviz DOT.
+func Graph(ctx context.Context, c client.Client, ns string, dot bool, out io.Writer) error {
+	list := &msv1.MicroserviceList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing Microservices in %s: %w", ns, err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	if dot {
+		fmt.Fprintf(out, "digraph %q {\n  rankdir=LR;\n", ns)
+		for _, ms := range list.Items {
+			fmt.Fprintf(out, "  %q;\n", ms.Name)
+			for _, d := range ms.Spec.Dependencies {
+				style := ""
+				if d.Optional {
+					style = " [style=dashed]"
+				}
+				fmt.Fprintf(out, "  %q -> %q%s;\n", ms.Name, builder.DependencyKey(&ms, d).ShortIn(ns), style)
+			}
+		}
+		fmt.Fprintln(out, "}")
+		return nil
+	}
+	for _, ms := range list.Items {
+		var deps []string
+		for _, d := range ms.Spec.Dependencies {
+			s := builder.DependencyKey(&ms, d).ShortIn(ns)
+			if d.Optional {
+				s += " (optional)"
+			}
+			deps = append(deps, s)
+		}
+		fmt.Fprintf(out, "%s -> %s\n", ms.Name, orDash(strings.Join(deps, ", ")))
+	}
+	return nil
+}

@@ -50,6 +50,8 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/apps.msvc.dev_microservices.yaml charts/msvc-operator/crds/
+	cp config/rbac/role.yaml charts/msvc-operator/files/manager-role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -74,6 +76,7 @@ prometheus: ## Install Prometheus (Debian's package) for the analysis tests, if 
 .PHONY: test
 test: manifests generate vet kube-bins prometheus ## Run every test: unit tests, envtest suites on a real kube-apiserver and etcd, analysis against a real Prometheus.
 	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
+	cd charts/msvc-operator/test && go test ./... $(GO_TEST_FLAGS)
 
 .PHONY: test-all
 test-all: test test-e2e ## The whole test suite: make test, then the end-to-end suite.
@@ -85,10 +88,11 @@ test-e2e: ## End-to-end suite: installs the operator on the local control plane 
 .PHONY: verify
 verify: manifests generate ## Fail when generated code (CRDs, RBAC, deepcopy) or go.mod is stale or code is unformatted.
 	go mod tidy
+	cd charts/msvc-operator/test && go mod tidy
 	@if [ -n "$$(gofmt -l $$(git ls-files '*.go'))" ]; then echo "Unformatted Go files:"; gofmt -l $$(git ls-files '*.go'); exit 1; fi
-	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config charts go.mod go.sum)" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and 'go mod tidy' and commit the result:"; \
-		git status --porcelain -- api config go.mod go.sum; git --no-pager diff -- api config go.mod go.sum | head -50; exit 1; fi
+		git status --porcelain -- api config charts go.mod go.sum; git --no-pager diff -- api config charts go.mod go.sum | head -50; exit 1; fi
 	@echo "Generated code is up to date"
 
 ##@ Build

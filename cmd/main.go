@@ -22,9 +22,11 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -48,6 +50,7 @@ func main() {
 		prometheusAddress       string
 		networkIsolation        bool
 		monitoringNamespace     string
+		watchNamespaces         string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (use :8080 with --metrics-secure=false for plain HTTP, 0 to disable).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to clients authenticated and authorised by the API server.")
@@ -61,6 +64,7 @@ func main() {
 	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
 	flag.BoolVar(&networkIsolation, "network-isolation", false, "Give every Microservice a NetworkPolicy built from the dependency graph, unless its spec.networkPolicy.enabled is false.")
 	flag.StringVar(&monitoringNamespace, "monitoring-namespace", "", "Namespace allowed to scrape the ports named \"metrics\" of isolated Microservices.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to manage Microservices in (default: all).")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -87,9 +91,19 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	cacheOpts := mscontroller.CacheOptions()
+	if watchNamespaces != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range strings.Split(watchNamespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+			}
+		}
+	}
+
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         mscontroller.CacheOptions(),
+		Cache:                         cacheOpts,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,

@@ -110,6 +110,10 @@ run: manifests generate fmt vet ## Run the manager from source against the clust
 docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .
 
+.PHONY: lint-dockerfile
+lint-dockerfile: ## Lint the Dockerfile (dockerfilelint, from the npm registry).
+	npx --yes dockerfilelint@1 Dockerfile
+
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs, RBAC and the manager in one file.
 	mkdir -p dist

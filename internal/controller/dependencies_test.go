@@ -125,6 +125,8 @@ var _ = Describe("Dependencies", func() {
 		Expect(k8sClient.Create(ctx, checkout)).To(Succeed())
 
 		Eventually(replicas(key(checkout)), timeout, interval).Should(Equal(int32(0)))
+		Eventually(condition(checkout, msv1.AvailableCondition), timeout, interval).Should(
+			haveCondition(metav1.ConditionFalse, msv1.ReasonDependenciesNotReady))
 		// The Deployment controller calls a Deployment at zero replicas
 		// available; a held service is not, or its dependents would start.
 		playDeploymentController(checkout)

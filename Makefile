@@ -78,6 +78,12 @@ test: manifests generate vet kube-bins prometheus ## Run every test: unit tests,
 	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
 	cd charts/msvc-operator/test && go test ./... $(GO_TEST_FLAGS)
 
+N ?= 1000
+
+.PHONY: bench
+bench: manifests kube-bins ## Measure the operator against the API server's own floor (N=1000; N=5000 works); prints a table, writes bench-N.json.
+	KUBEBUILDER_ASSETS="$(KUBE_BINS)" go run ./test/bench -n $(N)
+
 .PHONY: test-all
 test-all: test test-e2e ## The whole test suite: make test, then the end-to-end suite.
 

@@ -1,0 +1,531 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command bench measures the operator against the API server's own floor.
+//
+// It starts an envtest control plane (KUBEBUILDER_ASSETS), and for N
+// Microservices of realistic shape measures: the time from create until every
+// Microservice's children exist and its status is observed; the operator's
+// API requests by verb and resource; its writes during a quiet period longer
+// than a full resync; the requests and time of a bulk image change; and the
+// process's peak heap and RSS. The floor is the same child objects applied
+// straight to the same API server by a plain server-side-apply loop with the
+// same concurrency, in the same run. It prints a table and writes JSON.
+//
+//	go run ./test/bench -n 1000 -out bench-1000.json   (make bench N=1000)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
+	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
+	"github.com/msvc-dev/msvc-operator/internal/ssa"
+)
+
+// counter counts requests by "VERB resource".
+type counter struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (c *counter) RoundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		c.mu.Lock()
+		c.m[req.Method+" "+resourceOf(req.URL.Path)]++
+		c.mu.Unlock()
+		return next.RoundTrip(req)
+	})
+}
+
+func (c *counter) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
+}
+
+func diff(after, before map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+func writes(m map[string]int) int {
+	n := 0
+	for k, v := range m {
+		if !strings.HasPrefix(k, "GET ") {
+			n += v
+		}
+	}
+	return n
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// resourceOf turns /apis/apps/v1/namespaces/ns/deployments/x/status into deployments/status.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+2 < len(parts); i++ {
+		if parts[i] == "namespaces" {
+			rest := parts[i+2:]
+			if len(rest) > 2 {
+				return rest[0] + "/" + rest[2]
+			}
+			return rest[0]
+		}
+	}
+	if len(parts) > 0 {
+		return parts[len(parts)-1]
+	}
+	return path
+}
+
+// Result is what one run measured; it is written as JSON.
+type Result struct {
+	N                       int            `json:"n"`
+	QPS                     float32        `json:"qps"`
+	Burst                   int            `json:"burst"`
+	Concurrency             int            `json:"concurrency"`
+	Children                int            `json:"children"`
+	FloorSeconds            float64        `json:"floorSeconds"`
+	FloorWrites             int            `json:"floorWrites"`
+	CreateSeconds           float64        `json:"createSeconds"`
+	RatioToFloor            float64        `json:"ratioToFloor"`
+	CreateRequests          map[string]int `json:"createRequests"`
+	CreateWritesPerMS       float64        `json:"createWritesPerMicroservice"`
+	ChildrenPlusStatusPerMS float64        `json:"childrenPlusOneStatusPerMicroservice"`
+	SettleSeconds           float64        `json:"settleSeconds"`
+	SettleRequests          map[string]int `json:"settleRequests"`
+	QuietSeconds            float64        `json:"quietSeconds"`
+	QuietWrites             int            `json:"quietWrites"`
+	QuietRequests           map[string]int `json:"quietRequests"`
+	BulkSeconds             float64        `json:"bulkChangeSeconds"`
+	BulkRequests            map[string]int `json:"bulkChangeRequests"`
+	PeakHeapMiB             float64        `json:"peakHeapMiB"`
+	PeakRSSMiB              float64        `json:"peakRSSMiB"`
+}
+
+func main() {
+	n := flag.Int("n", 1000, "Microservices")
+	concurrency := flag.Int("concurrency", 8, "concurrent reconciles, and goroutines of the floor")
+	quiet := flag.Duration("quiet", 40*time.Second, "quiet period after convergence; longer than -resync")
+	resync := flag.Duration("resync", 30*time.Second, "the manager's full resync period during the run")
+	out := flag.String("out", "", "JSON output file (default bench-N.json)")
+	qps := flag.Float64("qps", 500, "the operator's --kube-api-qps")
+	burst := flag.Int("burst", 1000, "the operator's --kube-api-burst")
+	flag.Parse()
+	if *out == "" {
+		*out = fmt.Sprintf("bench-%d.json", *n)
+	}
+	// Errors only; reconciles cancelled at shutdown are not worth reporting.
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.DPanicLevel)))
+	if err := run(*n, *concurrency, *quiet, *resync, float32(*qps), *burst, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, concurrency int, quiet, resync time.Duration, qps float32, burst int, out string) error {
+	ctx := context.Background()
+	gw, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		return fmt.Errorf("finding the gateway-api module: %w", err)
+	}
+	gwDir := filepath.Join(strings.TrimSpace(string(gw)), "config", "crd", "standard")
+	env := &envtest.Environment{
+		CRDDirectoryPaths: []string{
+			"config/crd/bases",
+			filepath.Join(gwDir, "gateway.networking.k8s.io_httproutes.yaml"),
+			filepath.Join(gwDir, "gateway.networking.k8s.io_gateways.yaml"),
+		},
+		ErrorIfCRDPathMissing: true,
+	}
+	// envtest's default Service range holds 254 addresses; the run needs 2N.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting envtest (is KUBEBUILDER_ASSETS set? make bench sets it): %w", err)
+	}
+	defer func() { _ = env.Stop() }()
+	cfg.QPS, cfg.Burst = 1000, 2000
+
+	scheme, err := mscontroller.NewScheme()
+	if err != nil {
+		return err
+	}
+	admin, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	res := Result{N: n, Concurrency: concurrency}
+	stopMem := sampleMemory(&res)
+
+	// The workload, and the floor: the same children, applied by a plain loop.
+	services := workload(n)
+	for _, ns := range []string{"bench", "floor"} {
+		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	floorCount := &counter{m: map[string]int{}}
+	floorCfg := rest.CopyConfig(cfg)
+	floorCfg.Wrap(floorCount.RoundTrip)
+	floorClient, err := client.New(floorCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	floorStart := time.Now()
+	if err := floor(ctx, floorClient, services, concurrency); err != nil {
+		return err
+	}
+	res.FloorSeconds = time.Since(floorStart).Seconds()
+	res.FloorWrites = writes(floorCount.snapshot())
+
+	// The operator, in process, configured as cmd/main.go configures it.
+	opCount := &counter{m: map[string]int{}}
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.QPS, opCfg.Burst = qps, burst // as --kube-api-qps and --kube-api-burst set them
+	res.QPS, res.Burst = qps, burst
+	opCfg.Wrap(opCount.RoundTrip)
+	cacheOpts := mscontroller.CacheOptions()
+	cacheOpts.SyncPeriod = &resync
+	mgr, err := ctrl.NewManager(opCfg, ctrl.Options{Scheme: scheme, Cache: cacheOpts, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		return err
+	}
+	r := &mscontroller.MicroserviceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("msvc-operator")}
+	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: concurrency}); err != nil {
+		return err
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	defer stopMgr()
+	go func() { _ = mgr.Start(mgrCtx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return fmt.Errorf("cache did not sync")
+	}
+
+	before := opCount.snapshot()
+	createStart := time.Now()
+	if err := parallel(len(services), concurrency, func(i int) error { return admin.Create(ctx, services[i].DeepCopy()) }); err != nil {
+		return err
+	}
+	if err := waitConverged(ctx, admin, services, func(ms *msv1.Microservice, d *appsv1.Deployment) bool { return true }); err != nil {
+		return err
+	}
+	res.CreateSeconds = time.Since(createStart).Seconds()
+	res.RatioToFloor = res.CreateSeconds / res.FloorSeconds
+	res.CreateRequests = diff(opCount.snapshot(), before)
+	res.CreateWritesPerMS = float64(writes(res.CreateRequests)) / float64(n)
+	res.Children = childCount(services)
+	res.ChildrenPlusStatusPerMS = float64(res.Children+n) / float64(n)
+
+	// Let the last status updates settle (dependents learn of their
+	// dependencies' states), then watch a quiet period with a full resync in it.
+	settleStart := time.Now()
+	for last, still := writes(opCount.snapshot()), 0; still < 3 && time.Since(settleStart) < 2*time.Minute; {
+		time.Sleep(time.Second)
+		now := writes(opCount.snapshot())
+		if now == last {
+			still++
+		} else {
+			still, last = 0, now
+		}
+	}
+	res.SettleSeconds = time.Since(settleStart).Seconds()
+	res.SettleRequests = diff(opCount.snapshot(), before)
+	before = opCount.snapshot()
+	time.Sleep(quiet)
+	res.QuietSeconds = quiet.Seconds()
+	res.QuietRequests = diff(opCount.snapshot(), before)
+	res.QuietWrites = writes(res.QuietRequests)
+
+	// A new image on every Microservice.
+	before = opCount.snapshot()
+	bulkStart := time.Now()
+	const newImage = "ghcr.io/acme/bench:2.0.0"
+	if err := parallel(len(services), concurrency, func(i int) error {
+		ms := &msv1.Microservice{}
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(services[i]), ms); err != nil {
+			return err
+		}
+		ms.Spec.Image = newImage
+		return admin.Update(ctx, ms)
+	}); err != nil {
+		return err
+	}
+	if err := waitConverged(ctx, admin, services, func(ms *msv1.Microservice, d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.Containers[0].Image == newImage
+	}); err != nil {
+		return err
+	}
+	res.BulkSeconds = time.Since(bulkStart).Seconds()
+	res.BulkRequests = diff(opCount.snapshot(), before)
+	stopMem()
+
+	report(res)
+	data, _ := json.MarshalIndent(res, "", "  ")
+	return os.WriteFile(out, data, 0o644)
+}
+
+// workload is N Microservices: ports, autoscaling on half, a route on a
+// third, 0-3 (optional) dependencies on earlier ones.
+func workload(n int) []*msv1.Microservice {
+	out := make([]*msv1.Microservice, n)
+	for i := range out {
+		ms := &msv1.Microservice{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc-%05d", i), Namespace: "bench"},
+			Spec: msv1.MicroserviceSpec{
+				Image:    "ghcr.io/acme/bench:1.0.0",
+				Ports:    []msv1.ServicePort{{Name: "http", Port: 80, TargetPort: ptr.To[int32](8080)}, {Name: "metrics", Port: 9090}},
+				Replicas: ptr.To[int32](2),
+				Env:      []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "info"}},
+			},
+		}
+		if i%2 == 0 {
+			ms.Spec.Autoscaling = &msv1.Autoscaling{MinReplicas: ptr.To[int32](2), MaxReplicas: 10, TargetCPUUtilizationPercentage: ptr.To[int32](70)}
+		}
+		if i%3 == 0 {
+			ms.Spec.Route = &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public", Namespace: "gateway-system"}}, PathPrefix: fmt.Sprintf("/svc-%05d", i)}
+		}
+		// Optional, so that a dependency without a Deployment controller (envtest
+		// runs none) never holds a service at zero replicas.
+		for d := 1; d <= i%4 && i-d >= 0; d++ {
+			ms.Spec.Dependencies = append(ms.Spec.Dependencies, msv1.Dependency{Name: fmt.Sprintf("svc-%05d", i-d), Optional: true})
+		}
+		out[i] = ms
+	}
+	return out
+}
+
+func childCount(services []*msv1.Microservice) int {
+	n := 0
+	for _, ms := range services {
+		n += 2 // Deployment, Service
+		if ms.Spec.Autoscaling != nil {
+			n++
+		}
+		if ms.Spec.Route != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// floor applies the children of every Microservice straight to the API
+// server with server-side apply, with the given concurrency.
+func floor(ctx context.Context, c client.Client, services []*msv1.Microservice, concurrency int) error {
+	return parallel(len(services), concurrency, func(i int) error {
+		ms := services[i].DeepCopy()
+		ms.Namespace = "floor"
+		ms.UID = "00000000-0000-0000-0000-000000000000"
+		acs := []ssa.ApplyConfiguration{builder.Deployment(ms, builder.DecideReplicas(ms, false), builder.PodInputs{}), builder.Service(ms)}
+		if h := builder.HorizontalPodAutoscaler(ms); h != nil {
+			acs = append(acs, h)
+		}
+		if r := builder.HTTPRoute(ms, 0); r != nil {
+			acs = append(acs, r)
+		}
+		for _, ac := range acs {
+			stripOwner(ac)
+			if err := c.Apply(ctx, ac, client.FieldOwner("floor"), client.ForceOwnership); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// stripOwner drops the owner reference: the floor has no owner object.
+func stripOwner(ac ssa.ApplyConfiguration) {
+	data, _ := json.Marshal(ac)
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "ownerReferences")
+	}
+	data, _ = json.Marshal(m)
+	_ = json.Unmarshal(data, ac)
+}
+
+func parallel(n, workers int, f func(int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// waitConverged waits until every Microservice's status is observed and its
+// children exist (and the Deployment passes check).
+func waitConverged(ctx context.Context, c client.Client, services []*msv1.Microservice, check func(*msv1.Microservice, *appsv1.Deployment) bool) error {
+	deadline := time.Now().Add(30 * time.Minute)
+	for time.Now().Before(deadline) {
+		list := &msv1.MicroserviceList{}
+		if err := c.List(ctx, list, client.InNamespace("bench")); err != nil {
+			return err
+		}
+		deps := &appsv1.DeploymentList{}
+		if err := c.List(ctx, deps, client.InNamespace("bench")); err != nil {
+			return err
+		}
+		byName := map[string]*appsv1.Deployment{}
+		for i := range deps.Items {
+			byName[deps.Items[i].Name] = &deps.Items[i]
+		}
+		done := 0
+		for i := range list.Items {
+			ms := &list.Items[i]
+			d := byName[ms.Name]
+			if d != nil && ms.Status.ObservedGeneration == ms.Generation && check(ms, d) {
+				done++
+			}
+		}
+		if done == len(services) {
+			return nil
+		}
+		// Listing every Microservice and Deployment costs the API server
+		// (and the 2 cores it shares with the operator) real work: poll gently.
+		time.Sleep(time.Second)
+	}
+	return fmt.Errorf("not converged after 30 minutes")
+}
+
+func sampleMemory(res *Result) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			res.PeakHeapMiB = max(res.PeakHeapMiB, float64(m.HeapAlloc)/(1<<20))
+			select {
+			case <-stop:
+				res.PeakRSSMiB = peakRSS()
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+// peakRSS reads VmHWM, the process's peak resident set size.
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func report(r Result) {
+	fmt.Printf("\nmsvc-operator bench: N=%d Microservices (%d children), concurrency %d, operator QPS %.0f burst %d\n\n", r.N, r.Children, r.Concurrency, r.QPS, r.Burst)
+	fmt.Printf("%-46s %12s\n", "measure", "value")
+	fmt.Printf("%-46s %12.1f s\n", "floor: plain SSA of the same children", r.FloorSeconds)
+	fmt.Printf("%-46s %12.1f s\n", "operator: create -> all children + status", r.CreateSeconds)
+	fmt.Printf("%-46s %12.2f x\n", "ratio to the floor", r.RatioToFloor)
+	fmt.Printf("%-46s %12.2f\n", "writes per Microservice on create", r.CreateWritesPerMS)
+	fmt.Printf("%-46s %12.2f\n", "  target: children + 1 status write", r.ChildrenPlusStatusPerMS)
+	fmt.Printf("%-46s %12d\n", fmt.Sprintf("writes settling after convergence (%.0fs)", r.SettleSeconds), writes(diff(r.SettleRequests, r.CreateRequests)))
+	fmt.Printf("%-46s %12d\n", fmt.Sprintf("writes in %.0fs quiet (incl. a full resync)", r.QuietSeconds), r.QuietWrites)
+	fmt.Printf("%-46s %12.1f s\n", "bulk image change -> all Deployments updated", r.BulkSeconds)
+	fmt.Printf("%-46s %12d\n", "  writes for the bulk change", writes(r.BulkRequests))
+	fmt.Printf("%-46s %12.0f MiB\n", "peak heap (bench process, operator in it)", r.PeakHeapMiB)
+	fmt.Printf("%-46s %12.0f MiB\n", "peak RSS (bench process, operator in it)", r.PeakRSSMiB)
+	fmt.Printf("\nrequests on create, by verb and resource:\n")
+	printRequests(r.CreateRequests)
+	fmt.Printf("requests in the quiet period:\n")
+	printRequests(r.QuietRequests)
+	fmt.Printf("requests for the bulk change:\n")
+	printRequests(r.BulkRequests)
+}
+
+func printRequests(m map[string]int) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		fmt.Println("  (none)")
+	}
+	for _, k := range keys {
+		fmt.Printf("  %-44s %8d\n", k, m[k])
+	}
+}

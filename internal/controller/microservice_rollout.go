@@ -67,7 +67,9 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		Abort:           ms.Annotations[msv1.AbortAnnotation],
 		Retry:           ms.Annotations[msv1.RetryAnnotation],
 	}
-	if stableFound {
+	// A stable Deployment still held at zero replicas for its dependencies
+	// has never served: the first version goes to it directly, no canary.
+	if stableFound && stable.Annotations[builder.AnnotationHeld] != "true" {
 		o.StableRevision = stable.Annotations[builder.AnnotationRevision]
 		o.StableReady = rolledOut(stable)
 		o.StableReplicas = ptr.Deref(stable.Spec.Replicas, 1)

@@ -34,6 +34,7 @@ import (
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 	"github.com/msvc-dev/msvc-operator/internal/graph"
+	"github.com/msvc-dev/msvc-operator/internal/rollout"
 )
 
 // dependencyIndex indexes Microservices by the Microservices they depend on ("namespace/name").
@@ -215,11 +216,8 @@ func dependencyPort(ms *msv1.Microservice, name string) (msv1.ServicePort, bool)
 
 // rollingOut reports whether a Microservice is delivering a new version.
 func rollingOut(ms *msv1.Microservice) bool {
-	if ro := ms.Status.Rollout; ro != nil {
-		switch ro.Phase {
-		case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
-			return true
-		}
+	if rollout.Active(ms.Status.Rollout) {
+		return true
 	}
 	c := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.ReconcilingCondition)
 	return ms.Status.ObservedGeneration < ms.Generation || c != nil && c.Status == "True"

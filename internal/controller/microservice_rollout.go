@@ -86,7 +86,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	// rolling out. A canary already under way goes on (a newer revision
 	// restarts it), so that traffic is never left on pods being replaced.
 	if prev := ms.Status.Rollout; stableFound && obs.deps.rolloutBlocked() && o.StableRevision != o.DesiredRevision &&
-		(prev == nil || !rolloutActive(prev)) {
+		!rollout.Active(prev) {
 		st := msv1.RolloutStatus{Phase: msv1.RolloutPhaseIdle}
 		if prev != nil {
 			st = *prev.DeepCopy()
@@ -103,14 +103,6 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
 	return nil
-}
-
-func rolloutActive(st *msv1.RolloutStatus) bool {
-	switch st.Phase {
-	case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
-		return true
-	}
-	return false
 }
 
 // rolledOut is true when every pod of the Deployment runs its current template and is available.

@@ -203,13 +203,10 @@ func setReconcilingCondition(ms *msv1.Microservice, d *appsv1.Deployment, held, 
 		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonProgressing, "Creating the Deployment")
 		return
 	}
-	if ro := ms.Status.Rollout; ro != nil {
-		switch ro.Phase {
-		case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
-			setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonRolloutInProgress,
-				fmt.Sprintf("Canary %s: %s", ro.Phase, ro.Message))
-			return
-		}
+	if ro := ms.Status.Rollout; rollout.Active(ro) {
+		setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonRolloutInProgress,
+			fmt.Sprintf("Canary %s: %s", ro.Phase, ro.Message))
+		return
 	}
 	want := ptr.Deref(d.Spec.Replicas, 1)
 	switch {

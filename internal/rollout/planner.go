@@ -224,14 +224,19 @@ func (p *planner) plan() {
 	}
 }
 
-// active is true while a canary is being delivered.
-func (p *planner) active() bool {
-	switch p.st.Phase {
+// Active is true while a canary is being delivered: progressing, paused or promoting.
+func Active(st *msv1.RolloutStatus) bool {
+	if st == nil {
+		return false
+	}
+	switch st.Phase {
 	case msv1.RolloutPhaseProgressing, msv1.RolloutPhasePaused, msv1.RolloutPhasePromoting:
 		return true
 	}
 	return false
 }
+
+func (p *planner) active() bool { return Active(&p.st) }
 
 // settle is the state at rest: the stable track runs the spec, no canary
 // traffic, no canary pods (once traffic has left them).

@@ -191,8 +191,9 @@ func TestSecurityContextDefaultsMeetRestrictedStandard(t *testing.T) {
 	ms := base()
 	ms.Spec.SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)}
 	d = roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{}))
-	if got := d.Spec.Template.Spec.Containers[0].SecurityContext; ptr.Deref(got.ReadOnlyRootFilesystem, true) || got.Capabilities != nil {
-		t.Fatalf("the user's security context must replace the default, got %+v", got)
+	if got := d.Spec.Template.Spec.Containers[0].SecurityContext; ptr.Deref(got.ReadOnlyRootFilesystem, true) ||
+		ptr.Deref(got.AllowPrivilegeEscalation, true) || len(got.Capabilities.Drop) != 1 {
+		t.Fatalf("the user's setting must win and the other defaults stay, got %+v", got)
 	}
 }
 

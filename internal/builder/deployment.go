@@ -120,7 +120,9 @@ func PodTemplate(ms *msv1.Microservice, labels map[string]string, in PodInputs) 
 }
 
 // Container is the service's container, with the dependencies' addresses
-// after the spec's own env (a variable of the same name in spec.env wins).
+// after the spec's own env (a variable of the same name in spec.env wins, and
+// of two dependencies whose variables share a name, the first). No name is
+// set twice: server-side apply refuses duplicate keys in the env list.
 func Container(ms *msv1.Microservice, dependencyEnv []corev1.EnvVar) *corev1ac.ContainerApplyConfiguration {
 	s := ms.Spec
 	c := corev1ac.Container().
@@ -149,6 +151,7 @@ func Container(ms *msv1.Microservice, dependencyEnv []corev1.EnvVar) *corev1ac.C
 	}
 	for i := range dependencyEnv {
 		if !own[dependencyEnv[i].Name] {
+			own[dependencyEnv[i].Name] = true
 			c.WithEnv(envVar(&dependencyEnv[i]))
 		}
 	}
@@ -187,29 +190,80 @@ func Protocol(p msv1.ServicePort) corev1.Protocol {
 	return p.Protocol
 }
 
-// podSecurityContext is the user's pod security context, or one that meets the
-// restricted Pod Security Standard.
+// podSecurityContext is the user's pod security context with every field the
+// user leaves unset that the restricted Pod Security Standard needs set to its
+// restricted value: the pod runs as non-root, unless the user asks for user 0,
+// with the RuntimeDefault seccomp profile.
 func podSecurityContext(ms *msv1.Microservice) *corev1ac.PodSecurityContextApplyConfiguration {
-	if sc := ms.Spec.PodSecurityContext; sc != nil {
-		return convert[corev1ac.PodSecurityContextApplyConfiguration](sc)
+	sc := corev1ac.PodSecurityContext()
+	if user := ms.Spec.PodSecurityContext; user != nil {
+		sc = convert[corev1ac.PodSecurityContextApplyConfiguration](user)
 	}
-	return corev1ac.PodSecurityContext().
-		WithRunAsNonRoot(true).
-		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+	if sc.RunAsNonRoot == nil && !isRoot(sc.RunAsUser) {
+		sc.WithRunAsNonRoot(true)
+	}
+	if sc.SeccompProfile == nil {
+		sc.WithSeccompProfile(runtimeDefaultSeccomp())
+	}
+	return sc
 }
 
-// containerSecurityContext is the user's container security context, or one
-// that meets the restricted Pod Security Standard.
+// containerSecurityContext is the user's container security context with every
+// field the user leaves unset set to its restricted value: no privilege
+// escalation, a read-only root filesystem, all capabilities dropped, non-root
+// and the RuntimeDefault seccomp profile. Relaxing one of them relaxes only
+// that one. The user and seccomp profile the user sets for the pod govern its
+// container, which then does not repeat them.
 func containerSecurityContext(ms *msv1.Microservice) *corev1ac.SecurityContextApplyConfiguration {
-	if sc := ms.Spec.SecurityContext; sc != nil {
-		return convert[corev1ac.SecurityContextApplyConfiguration](sc)
+	user := ms.Spec.SecurityContext
+	sc := corev1ac.SecurityContext()
+	if user != nil {
+		sc = convert[corev1ac.SecurityContextApplyConfiguration](user)
 	}
-	return corev1ac.SecurityContext().
-		WithAllowPrivilegeEscalation(false).
-		WithReadOnlyRootFilesystem(true).
-		WithRunAsNonRoot(true).
-		WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
-		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+	// The API server refuses allowPrivilegeEscalation=false together with
+	// privileged or CAP_SYS_ADMIN, which both imply it.
+	if sc.AllowPrivilegeEscalation == nil && !ptr.Deref(sc.Privileged, false) && !addsSysAdmin(user) {
+		sc.WithAllowPrivilegeEscalation(false)
+	}
+	if sc.ReadOnlyRootFilesystem == nil {
+		sc.WithReadOnlyRootFilesystem(true)
+	}
+	pod := ms.Spec.PodSecurityContext
+	if sc.RunAsNonRoot == nil && !isRoot(sc.RunAsUser) && (pod == nil || pod.RunAsNonRoot == nil && !isRoot(pod.RunAsUser)) {
+		sc.WithRunAsNonRoot(true)
+	}
+	// An explicit drop list, even an empty one, is the user's; only a
+	// missing one drops everything.
+	if user == nil || user.Capabilities == nil || user.Capabilities.Drop == nil {
+		if sc.Capabilities == nil {
+			sc.WithCapabilities(corev1ac.Capabilities())
+		}
+		sc.Capabilities.WithDrop("ALL")
+	}
+	if sc.SeccompProfile == nil && (pod == nil || pod.SeccompProfile == nil) {
+		sc.WithSeccompProfile(runtimeDefaultSeccomp())
+	}
+	return sc
+}
+
+func runtimeDefaultSeccomp() *corev1ac.SeccompProfileApplyConfiguration {
+	return corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)
+}
+
+// isRoot reports whether a runAsUser asks for root.
+func isRoot(uid *int64) bool { return uid != nil && *uid == 0 }
+
+// addsSysAdmin reports whether a security context adds CAP_SYS_ADMIN.
+func addsSysAdmin(sc *corev1.SecurityContext) bool {
+	if sc == nil || sc.Capabilities == nil {
+		return false
+	}
+	for _, c := range sc.Capabilities.Add {
+		if c == "SYS_ADMIN" || c == "CAP_SYS_ADMIN" {
+			return true
+		}
+	}
+	return false
 }
 
 func envVar(e *corev1.EnvVar) *corev1ac.EnvVarApplyConfiguration {

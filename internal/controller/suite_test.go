@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -109,6 +110,7 @@ func (e *operatorEnv) startManager() {
 	// many writes a reconcile made.
 	mgrCfg := rest.CopyConfig(e.operatorCfg)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: e.writes} })
+	mgrCfg.Wrap(secretRequests.wrap)
 
 	var err error
 	e.mgr, err = ctrl.NewManager(mgrCfg, ctrl.Options{
@@ -176,7 +178,7 @@ func operatorIdentity(testEnv *envtest.Environment, admin *rest.Config) *rest.Co
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, managerLogs)), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.TODO())
 
 	var err error

@@ -73,9 +73,11 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		o.StableRevision = stable.Annotations[builder.AnnotationRevision]
 		o.StableReady = rolledOut(stable)
 		o.StableReplicas = ptr.Deref(stable.Spec.Replicas, 1)
+		o.StableServingReplicas = stable.Status.ReadyReplicas
 	}
 	if canaryFound {
 		o.CanaryRevision = canary.Annotations[builder.AnnotationRevision]
+		o.CanaryServingReplicas = canary.Status.ReadyReplicas
 		// Only pods of the current template count: while the canary
 		// Deployment replaces old pods, none of its pods count as ready.
 		if canary.Status.ObservedGeneration >= canary.Generation && canary.Status.Replicas == canary.Status.UpdatedReplicas {
@@ -92,7 +94,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 			st = *prev.DeepCopy()
 		}
 		st.Message = "Revision " + o.DesiredRevision + " waits for dependencies: " + strings.Join(obs.deps.gating, ", ") + obs.deps.cycle
-		obs.plan = rollout.Decision{Status: st}
+		obs.plan = rollout.Decision{Status: st, RouteWeight: rollout.RouteWeight(st.CanaryWeight, o)}
 		obs.rollout = &obs.plan.Status
 		obs.rolloutWaiting = true
 		return nil

@@ -170,5 +170,5 @@ func canaryWeight(obs *observation) int32 {
 	if obs.rollout == nil {
 		return 0
 	}
-	return obs.rollout.CanaryWeight
+	return obs.plan.RouteWeight
 }

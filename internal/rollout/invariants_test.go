@@ -110,6 +110,15 @@ func (v *invariants) check(s *sim, r tickRecord) {
 	}
 
 	// Traffic only reaches ready canary pods of the revision being delivered.
+	// These checks are about the route, so they use the weight the route
+	// gets, which is the status's weight unless a track has no ready pods.
+	w = d.RouteWeight
+	if d.RouteWeight != RouteWeight(st.CanaryWeight, obs) {
+		v.fail(r, "route weight follows RouteWeight", "route %d for status weight %d", d.RouteWeight, st.CanaryWeight)
+	}
+	if hasRoute && w > 0 && s.canary.ready == 0 {
+		v.fail(r, "no traffic to a canary with no ready pods", "route weight %d", w)
+	}
 	if w > r.prevWeight {
 		v.minStab = s.stable.replicas
 	} else {
@@ -131,8 +140,8 @@ func (v *invariants) check(s *sim, r tickRecord) {
 			}
 		}
 	}
-	if w > 0 && d.CanaryReplicas < CanaryReplicasFor(w, obs.StableReplicas) {
-		v.fail(r, "canary sized for its weight", "weight %d with %d canary replicas for %d stable", w, d.CanaryReplicas, obs.StableReplicas)
+	if sw := st.CanaryWeight; sw > 0 && d.CanaryReplicas < CanaryReplicasFor(sw, obs.StableReplicas) {
+		v.fail(r, "canary sized for its weight", "weight %d with %d canary replicas for %d stable", sw, d.CanaryReplicas, obs.StableReplicas)
 	}
 	if hasRoute && d.CanaryReplicas == 0 && (r.prevWeight > 0 || w > 0) {
 		v.fail(r, "canary scaled to 0 only after its weight was 0 in an earlier tick", "weight was %d, now %d", r.prevWeight, w)
@@ -243,7 +252,7 @@ func TestInvariantsCatchViolations(t *testing.T) {
 		}},
 		{"weight raised onto a starting pod", "weight raised only onto enough ready canary pods", func(s *sim) tickRecord {
 			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
-			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1}, obs: Observation{CanaryRevision: "rev2", StableReplicas: 4}}
+			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1, RouteWeight: 20}, obs: Observation{CanaryRevision: "rev2", StableReplicas: 4}}
 		}},
 		{"weight on a canary whose pods went away", "no weight on a canary with fewer ready pods than CanaryReplicasFor(weight, stable)", func(s *sim) tickRecord {
 			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1}
@@ -258,6 +267,14 @@ func TestInvariantsCatchViolations(t *testing.T) {
 			s.inv.stopped = true
 			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
 			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1}, obs: Observation{CanaryRevision: "rev2", CanaryReadyReplicas: 1, StableReplicas: 4}}
+		}},
+		{"traffic to a canary whose pods all crashed", "no traffic to a canary with no ready pods", func(s *sim) tickRecord {
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1}
+			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1, RouteWeight: 20}, obs: Observation{CanaryRevision: "rev2", StableReplicas: 4}, prevWeight: 20}
+		}},
+		{"route weight that RouteWeight did not decide", "route weight follows RouteWeight", func(s *sim) tickRecord {
+			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
+			return tickRecord{d: Decision{Status: progressing(20), CanaryReplicas: 1, RouteWeight: 10}, obs: Observation{CanaryRevision: "rev2", CanaryReadyReplicas: 1, StableReplicas: 4}, prevWeight: 20}
 		}},
 		{"stable updated mid-canary", "stable updated only when promoting", func(s *sim) tickRecord {
 			s.canary = simDeployment{exists: true, revision: "rev2", replicas: 1, ready: 1}
@@ -282,6 +299,15 @@ func TestInvariantsCatchViolations(t *testing.T) {
 			s.desired = "rev2"
 			r := tc.setup(s)
 			r.now = simEpoch
+			if r.obs.StableServingReplicas == 0 {
+				r.obs.StableServingReplicas = r.obs.StableReplicas
+			}
+			if r.obs.CanaryServingReplicas == 0 {
+				r.obs.CanaryServingReplicas = r.obs.CanaryReadyReplicas
+			}
+			if r.d.RouteWeight == 0 {
+				r.d.RouteWeight = RouteWeight(r.d.Status.CanaryWeight, r.obs)
+			}
 			s.weight = r.d.Status.CanaryWeight
 			s.inv.check(s, r)
 			if s.inv.seen[tc.want] == nil {

@@ -49,11 +49,18 @@ type Observation struct {
 	StableReady bool
 	// StableReplicas is the stable Deployment's replica count (set by the HPA or the spec).
 	StableReplicas int32
+	// StableServingReplicas are the stable Deployment's ready pods, of any
+	// template: the pods its Service sends traffic to.
+	StableServingReplicas int32
 
 	// CanaryRevision is the revision of the canary Deployment's template, "" when it does not exist.
 	CanaryRevision string
 	// CanaryReadyReplicas are the canary's ready pods of that template.
 	CanaryReadyReplicas int32
+	// CanaryServingReplicas are the canary Deployment's ready pods, of any
+	// template. It differs from CanaryReadyReplicas while the Deployment
+	// controller has not yet observed a scale-up: the ready pods still serve.
+	CanaryServingReplicas int32
 
 	// HasRoute is true when a router splits traffic by weights.
 	HasRoute bool
@@ -95,6 +102,10 @@ type Decision struct {
 	// CanaryReplicas is the canary Deployment's replica count; its template
 	// is always the spec's.
 	CanaryReplicas int32
+	// RouteWeight is the canary's share of the route's traffic now: the
+	// status's weight, unless one track has no ready pods to serve it (see
+	// RouteWeight).
+	RouteWeight int32
 	// RequeueAfter is set when a timer (pause, analysis interval) is running.
 	RequeueAfter time.Duration
 	// Events for users, one per transition.
@@ -177,7 +188,28 @@ type planner struct {
 }
 
 func (p *planner) decision() Decision {
-	return Decision{Status: p.st, UpdateStable: p.updateStable, CanaryReplicas: p.canaryReplicas, RequeueAfter: p.requeue, Events: p.events}
+	return Decision{
+		Status: p.st, UpdateStable: p.updateStable, CanaryReplicas: p.canaryReplicas,
+		RouteWeight: RouteWeight(p.st.CanaryWeight, p.obs),
+		RequeueAfter: p.requeue, Events: p.events,
+	}
+}
+
+// RouteWeight is the canary's share of the route's traffic for the status's
+// weight: traffic never goes to a track with no ready pods while the other
+// track has some. A canary whose pods all crashed gets no traffic until they
+// are ready again, and a stable track with no ready pods sends its share to
+// a ready canary; the status keeps the step's weight, which comes back as
+// soon as both tracks serve. With no ready pods on either track the weight
+// stays: there is nowhere better to send the traffic.
+func RouteWeight(weight int32, obs Observation) int32 {
+	switch {
+	case weight > 0 && obs.CanaryServingReplicas == 0 && obs.StableServingReplicas > 0:
+		return 0
+	case weight > 0 && weight < 100 && obs.StableServingReplicas == 0 && obs.CanaryServingReplicas > 0:
+		return 100
+	}
+	return weight
 }
 
 func (p *planner) event(warning bool, reason, format string, args ...any) {

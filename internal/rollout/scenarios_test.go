@@ -195,6 +195,29 @@ func scenarios() []scenario {
 				}),
 		},
 		{
+			name: "canary-crash",
+			doc: []string{
+				"Every canary pod crashes while the canary holds 30% at a manual gate: the route sends",
+				"all traffic to stable at once, the status keeps step and weight, and 30% comes back when",
+				"the pods are ready again. The promote then goes on from the same step.",
+			},
+			canary:           canarySpec(nil, setWeight(30), gate(), setWeight(60)),
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            13,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(4, canaryPodsCrash(2)),
+				atTick(8, annotate(annPromote, "1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick >= 4 && r.tick <= 7 && (r.d.Status.CanaryWeight != 30 || stepOf(&r.d.Status) != 1) {
+						s.inv.fail(r, "scenario: a crash loses no rollout state", "weight %d step %d", r.d.Status.CanaryWeight, stepOf(&r.d.Status)+1)
+					}
+				}),
+		},
+		{
 			name: "promote-outside-pause",
 			doc: []string{
 				"A promote arrives while the rollout waits for canary pods, not at a pause: it is used up",

@@ -206,6 +206,16 @@ func canaryReadyAfter(n int) action {
 	return action{what, func(s *sim) { s.canary.readyAfter = n }}
 }
 
+// canaryPodsCrash makes every canary pod unready; they are ready again
+// recoverAfter reconciles later.
+func canaryPodsCrash(recoverAfter int) action {
+	return action{fmt.Sprintf("every canary pod crashes; ready again %s", describeDelay(recoverAfter)), func(s *sim) {
+		s.canary.pending = append(s.canary.pending, podBatch{s.canary.ready, s.tick + recoverAfter})
+		s.canary.ready = 0
+		s.wake()
+	}}
+}
+
 // restartOperator throws away everything the operator holds in memory (its
 // requeue timers); status.rollout and the cluster stay. The new operator
 // reconciles every object right after it starts.
@@ -305,10 +315,14 @@ func (s *sim) observe() Observation {
 		o.StableRevision = s.stable.revision
 		o.StableReady = s.stable.ready == s.stable.replicas
 		o.StableReplicas = s.stable.replicas
+		// A rolling update keeps old pods serving until new ones are
+		// ready, so every replica of the stable track serves.
+		o.StableServingReplicas = s.stable.replicas
 	}
 	if s.canary.exists {
 		o.CanaryRevision = s.canary.revision
 		o.CanaryReadyReplicas = s.canary.ready
+		o.CanaryServingReplicas = s.canary.ready
 	}
 	return o
 }
@@ -362,7 +376,7 @@ func (s *sim) runTick() {
 
 	// Apply, as the reconciler does.
 	rec := tickRecord{tick: s.tick, now: s.now, prev: prev, obs: obs, d: d, prevWeight: s.weight}
-	s.weight = d.Status.CanaryWeight
+	s.weight = d.RouteWeight
 	if d.UpdateStable {
 		s.stable.setTemplate(s.desired, s.tick)
 	}
@@ -482,8 +496,14 @@ func (s *sim) line(r tickRecord) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%02d] t=%-6s phase=%-11s step=%-4s weight=%-3d canary=%-9s stable=%s",
-		r.tick, clock(r.now.Sub(simEpoch)), st.Phase, step, st.CanaryWeight, s.canary.String(), s.stable.String())
+	// The route's weight; the step's weight follows it when a track with
+	// no ready pods makes them differ.
+	weight := fmt.Sprint(r.d.RouteWeight)
+	if r.d.RouteWeight != st.CanaryWeight {
+		weight += fmt.Sprintf("(step %d)", st.CanaryWeight)
+	}
+	fmt.Fprintf(&b, "[%02d] t=%-6s phase=%-11s step=%-4s weight=%-3s canary=%-9s stable=%s",
+		r.tick, clock(r.now.Sub(simEpoch)), st.Phase, step, weight, s.canary.String(), s.stable.String())
 	if a := st.Analysis; a != nil {
 		fmt.Fprintf(&b, " analysis[%d]=%d/%d/%d", a.Step+1, a.Measurements, a.Failures, a.Inconclusives)
 	}

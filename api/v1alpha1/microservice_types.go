@@ -24,7 +24,7 @@ import (
 // MicroserviceSpec is the desired state of one service: what runs, how it is
 // reached inside the cluster, how many copies run and how it is exposed.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.route) || size(self.ports) > 0",message="spec.route needs at least one entry in spec.ports to send traffic to"
+// +kubebuilder:validation:XValidation:rule="!has(self.route) || has(self.ports) && size(self.ports) > 0",message="spec.route needs at least one entry in spec.ports to send traffic to"
 // +kubebuilder:validation:XValidation:rule="!has(self.route) || !has(self.route.port) || self.ports.exists(p, p.name == self.route.port)",message="spec.route.port must name one of the entries in spec.ports"
 type MicroserviceSpec struct {
 	// Image is the container image reference, for example ghcr.io/acme/checkout:1.4.2.
@@ -121,6 +121,7 @@ type MicroserviceSpec struct {
 	// and rollouts until they are available.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="self.all(d, self.exists_one(e, e.name == d.name && (has(e.__namespace__) ? e.__namespace__ : '') == (has(d.__namespace__) ? d.__namespace__ : '')))",message="spec.dependencies must not list the same Microservice twice"
+	// +kubebuilder:validation:XValidation:rule="self.all(d, self.filter(e, has(d.env) && has(e.env) ? d.env.name == e.env.name : has(d.env) ? d.env.name in ['_URL', '_HOST', '_PORT'].map(s, e.name.upperAscii().replace('-', '_') + s) : has(e.env) ? e.env.name in ['_URL', '_HOST', '_PORT'].map(s, d.name.upperAscii().replace('-', '_') + s) : d.name == e.name).all(e, e == d))",message="spec.dependencies must give each dependency its own environment variables: two of them would set the same one (dependencies of the same name in two namespaces both get <NAME>_URL, <NAME>_HOST and <NAME>_PORT); set env.name on one of them to a name no other dependency uses"
 	// +listType=atomic
 	// +optional
 	Dependencies []Dependency `json:"dependencies,omitempty"`

@@ -85,7 +85,9 @@ type CanaryStep struct {
 type PauseStep struct {
 	// Duration of the pause. Without it the rollout waits for a promote.
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.steps[].pause.duration must be a duration such as 30s, 10m or 1h30m: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || duration(self) <= duration('720h')",message="spec.rollout.canary.steps[].pause.duration must be at most 720h (30 days): to hold a canary longer, leave duration out and promote it by hand"
 	// +optional
 	Duration *metav1.Duration `json:"duration,omitempty"`
 }
@@ -99,7 +101,9 @@ type AnalysisStep struct{}
 type Analysis struct {
 	// Interval between measurements. Defaults to 1m.
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.analysis.interval must be a duration such as 30s, 1m or 1m30s: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))",message="spec.rollout.canary.analysis.interval must be from 1s to 24h"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 

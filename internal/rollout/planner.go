@@ -164,6 +164,7 @@ func Plan(c *msv1.Canary, prev *msv1.RolloutStatus, obs Observation) Decision {
 	p := &planner{c: c, obs: obs}
 	if prev != nil {
 		p.st = *prev.DeepCopy()
+		p.prevWeight = prev.CanaryWeight
 	}
 	p.st.TrafficRouting = "ReplicaRatio"
 	if obs.HasRoute {
@@ -180,6 +181,9 @@ type planner struct {
 	c   *msv1.Canary
 	obs Observation
 	st  msv1.RolloutStatus
+	// prevWeight is the canary weight of the last reconcile, which the
+	// route may still apply while this one decides.
+	prevWeight int32
 
 	updateStable   bool
 	canaryReplicas int32
@@ -190,7 +194,7 @@ type planner struct {
 func (p *planner) decision() Decision {
 	return Decision{
 		Status: p.st, UpdateStable: p.updateStable, CanaryReplicas: p.canaryReplicas,
-		RouteWeight: RouteWeight(p.st.CanaryWeight, p.obs),
+		RouteWeight:  RouteWeight(p.st.CanaryWeight, p.obs),
 		RequeueAfter: p.requeue, Events: p.events,
 	}
 }
@@ -293,10 +297,13 @@ func (p *planner) settle(revision string) {
 
 // drainCanary moves traffic to stable, and scales the canary to zero once the
 // weight it runs at is already zero (applied in an earlier reconcile), so
-// traffic never reaches a track without pods.
+// traffic never reaches a track without pods. The weight of the last
+// reconcile counts too: a new revision zeroes the weight in this one (see
+// start), and an abort in the same reconcile must not scale the canary to
+// zero while the route still sends it that weight.
 func (p *planner) drainCanary() {
-	if p.st.CanaryWeight > 0 && p.obs.HasRoute {
-		p.holdCanary()
+	if w := max(p.st.CanaryWeight, p.prevWeight); w > 0 && p.obs.HasRoute {
+		p.canaryReplicas = CanaryReplicasFor(w, p.obs.StableReplicas)
 		p.st.CanaryWeight = 0
 		return
 	}

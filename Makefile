@@ -77,6 +77,17 @@ prometheus: ## Install Prometheus (Debian's package) for the analysis tests, if 
 test: manifests generate vet kube-bins prometheus ## Run every test: unit tests, envtest suites on a real kube-apiserver and etcd, analysis against a real Prometheus.
 	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
 	cd charts/msvc-operator/test && go test ./... $(GO_TEST_FLAGS)
+	$(MAKE) test-fuzz
+
+FUZZTIME ?= 10s
+FUZZ_PARALLEL ?= 1
+
+.PHONY: test-fuzz
+test-fuzz: ## Run each fuzz target for FUZZTIME (10s), one at a time; a failing input is saved under the package's testdata/fuzz/ (see docs/fuzzing.md).
+	go test ./internal/builder -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL)
+	go test ./internal/rollout -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL)
+	go test ./internal/graph -run '^$$' -fuzz '^FuzzFindCycle$$' -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL)
+	go test ./internal/graph -run '^$$' -fuzz '^FuzzEnvPrefix$$' -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL)
 
 N ?= 1000
 

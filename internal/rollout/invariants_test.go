@@ -225,7 +225,9 @@ func (v *invariants) check(s *sim, r tickRecord) {
 			v.fail(r, "a control annotation set while no rollout was running does not act on a later one",
 				"%s (%s) acted on the rollout of %s", key, c.reason, st.CanaryRevision)
 		}
-		v.acted[key] = true
+		// An act whose status write was lost never happened for the next
+		// reconcile, which acts again on the same value.
+		v.acted[key] = !r.statusLost
 	}
 	for _, c := range controls {
 		if val := s.annotations[c.annotation]; val != "" && val != c.handled(&st) {

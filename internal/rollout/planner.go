@@ -234,8 +234,15 @@ func (p *planner) now() *metav1.Time {
 
 func (p *planner) plan() {
 	obs := p.obs
+	// The stable track may run the revision being delivered while the status
+	// still has its canary at a step: the operator stopped between updating
+	// the stable Deployment for a promotion and writing the status. Planning
+	// again from that status, with the same controls, makes the same
+	// decision, so the promotion goes on instead of settling as if no
+	// rollout had happened.
+	resuming := p.st.CanaryRevision == obs.DesiredRevision && p.active()
 	// First version, or nothing to deliver: the stable track runs the spec.
-	if obs.StableRevision == "" || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting {
+	if obs.StableRevision == "" || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming {
 		// Control values written while nothing is delivered (too late for
 		// the last rollout) are not requests for the next one.
 		p.st.HandledPromote, p.st.HandledPromoteFull = obs.Promote, obs.PromoteFull

@@ -218,6 +218,29 @@ func scenarios() []scenario {
 				}),
 		},
 		{
+			name: "status-write-lost",
+			doc: []string{
+				"The operator dies after the promote of the last gate updated the stable Deployment and",
+				"before it wrote the status. The next operator plans again from the old status with the",
+				"same promote value: it makes the same decision and the promotion goes on to Succeeded.",
+			},
+			canary:           canarySpec(nil, setWeight(30), gate(), setWeight(60), gate()),
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            12,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(5, annotate(annPromote, "1")),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 4), annotate(annPromote, "2"), statusWriteLost()),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick > 1 && r.d.Status.Phase == msv1.RolloutPhaseIdle {
+						s.inv.fail(r, "scenario: a lost status write does not end the rollout as if none had happened", "phase %s", r.d.Status.Phase)
+					}
+				}),
+		},
+		{
 			name: "promote-outside-pause",
 			doc: []string{
 				"A promote arrives while the rollout waits for canary pods, not at a pause: it is used up",

@@ -216,6 +216,15 @@ func canaryPodsCrash(recoverAfter int) action {
 	}}
 }
 
+// statusWriteLost makes the operator die after the next reconcile applied
+// its decision to the cluster and before it wrote the status.
+func statusWriteLost() action {
+	return action{"the operator dies after applying the next reconcile's decision, before writing its status", func(s *sim) {
+		s.loseStatus = true
+		s.wake()
+	}}
+}
+
 // restartOperator throws away everything the operator holds in memory (its
 // requeue timers); status.rollout and the cluster stay. The new operator
 // reconciles every object right after it starts.
@@ -249,6 +258,8 @@ type sim struct {
 
 	restartedAt   int
 	beforeRestart *msv1.RolloutStatus
+	// loseStatus drops the status write of the next reconcile.
+	loseStatus bool
 
 	lines []string
 	inv   *invariants
@@ -256,6 +267,8 @@ type sim struct {
 
 // tickRecord is what one reconcile saw and decided.
 type tickRecord struct {
+	// statusLost is true when the decision was applied but its status never written.
+	statusLost bool
 	tick       int
 	now        time.Time
 	prev       *msv1.RolloutStatus
@@ -386,6 +399,12 @@ func (s *sim) runTick() {
 	raw, err := json.Marshal(d.Status)
 	if err != nil {
 		panic(err)
+	}
+	if s.loseStatus {
+		s.loseStatus = false
+		rec.statusLost = true
+		// The decision reached the cluster; the status stays as it was.
+		raw = s.statusJSON
 	}
 	s.statusJSON = raw
 

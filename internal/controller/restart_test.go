@@ -34,8 +34,9 @@ import (
 )
 
 // trafficGuard watches the HTTPRoute of ms and records every version in
-// which the canary gets traffic while its Deployment has no ready pods, or
-// pods of an older template.
+// which a track gets traffic while its Deployment has no ready pods and the
+// other track has some, or the canary gets traffic with pods of an older
+// template.
 type trafficGuard struct {
 	mu         sync.Mutex
 	versions   int
@@ -53,28 +54,46 @@ func guardTraffic(ms *msv1.Microservice) *trafficGuard {
 		defer GinkgoRecover()
 		for ev := range w.ResultChan() {
 			route, ok := ev.Object.(*gwv1.HTTPRoute)
-			if !ok || ev.Type == watch.Deleted || len(route.Spec.Rules) == 0 {
+			if !ok || ev.Type == watch.Deleted || route.Name != ms.Name || len(route.Spec.Rules) == 0 {
 				continue
 			}
-			for _, b := range route.Spec.Rules[0].BackendRefs {
-				if string(b.Name) != builder.TrackServiceName(ms, builder.TrackCanary) || ptr.Deref(b.Weight, 0) == 0 {
-					continue
-				}
-				d := &appsv1.Deployment{}
-				err := k8sClient.Get(ctx, canaryKey(ms), d)
-				g.mu.Lock()
-				if err != nil || d.Status.ReadyReplicas == 0 || d.Status.UpdatedReplicas != d.Status.Replicas {
-					g.violations = append(g.violations, fmt.Sprintf("route %s sends %d%% to a canary with %d ready pods (%v)",
-						route.ResourceVersion, *b.Weight, d.Status.ReadyReplicas, err))
-				}
-				g.mu.Unlock()
-			}
-			g.mu.Lock()
-			g.versions++
-			g.mu.Unlock()
+			g.check(ms, route)
 		}
 	}()
 	return g
+}
+
+func (g *trafficGuard) check(ms *msv1.Microservice, route *gwv1.HTTPRoute) {
+	ready := map[string]int32{}
+	var problems []string
+	for name, k := range map[string]client.ObjectKey{
+		builder.TrackServiceName(ms, builder.TrackStable): key(ms),
+		builder.TrackServiceName(ms, builder.TrackCanary): canaryKey(ms),
+	} {
+		d := &appsv1.Deployment{}
+		if err := k8sClient.Get(ctx, k, d); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		ready[name] = d.Status.ReadyReplicas
+		if name == builder.TrackServiceName(ms, builder.TrackCanary) && d.Status.UpdatedReplicas != d.Status.Replicas {
+			ready[name] = 0 // pods of an older template do not count
+		}
+	}
+	anyReady := false
+	for _, n := range ready {
+		anyReady = anyReady || n > 0
+	}
+	for _, b := range route.Spec.Rules[0].BackendRefs {
+		if w := ptr.Deref(b.Weight, 0); w > 0 && anyReady && ready[string(b.Name)] == 0 {
+			problems = append(problems, fmt.Sprintf("route %s sends %d%% to %s, which has no ready pods (ready: %v)",
+				route.ResourceVersion, w, b.Name, ready))
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.versions++
+	g.violations = append(g.violations, problems...)
 }
 
 func (g *trafficGuard) Check() {

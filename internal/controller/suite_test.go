@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -37,6 +38,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -74,9 +76,8 @@ type operatorEnv struct {
 	// make manifests generates: every test proves that RBAC is enough.
 	operatorCfg *rest.Config
 	mgr         ctrl.Manager
+	running     *runningManager
 	writes      *writeCounter
-	stop        context.CancelFunc
-	done        chan struct{}
 }
 
 // startOperatorEnv starts an API server with the given CRDs and runs the
@@ -106,39 +107,93 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 
 // startManager runs a new manager, with fresh memory, against the API server.
 func (e *operatorEnv) startManager() {
+	e.running = e.runManager(managerOptions{})
+	e.mgr = e.running.mgr
+}
+
+// stopManager stops the manager, as a crash or a rollout of the operator would.
+func (e *operatorEnv) stopManager() {
+	Expect(e.running.Stop()).To(Succeed())
+}
+
+// managerOptions are what the fault tests vary between managers.
+type managerOptions struct {
+	// wrap is an extra transport around the manager's requests.
+	wrap func(http.RoundTripper) http.RoundTripper
+	// leaderElection, when set, makes the manager campaign for this lease.
+	leaderElection *leaderElection
+	// namespaces limits the manager to these namespaces (--watch-namespaces).
+	namespaces []string
+}
+
+type leaderElection struct {
+	namespace                            string
+	leaseDuration, renewDeadline, period time.Duration
+}
+
+// runningManager is one manager started by runManager.
+type runningManager struct {
+	mgr  ctrl.Manager
+	stop context.CancelFunc
+	done chan struct{}
+	// err is what mgr.Start returned, once done is closed.
+	err error
+}
+
+// Stop cancels the manager's context, waits for it to return and returns
+// what its Start returned.
+func (m *runningManager) Stop() error {
+	m.stop()
+	<-m.done
+	return m.err
+}
+
+// runManager runs a manager configured as cmd/main.go configures it.
+func (e *operatorEnv) runManager(o managerOptions) *runningManager {
 	// The manager's requests go through a counter, so tests can assert how
 	// many writes a reconcile made.
 	mgrCfg := rest.CopyConfig(e.operatorCfg)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: e.writes} })
 	mgrCfg.Wrap(secretRequests.wrap)
+	if o.wrap != nil {
+		mgrCfg.Wrap(o.wrap)
+	}
 
-	var err error
-	e.mgr, err = ctrl.NewManager(mgrCfg, ctrl.Options{
+	cacheOpts := CacheOptions()
+	if len(o.namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	opts := ctrl.Options{
 		Scheme:  scheme,
-		Cache:   CacheOptions(),
+		Cache:   cacheOpts,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Several managers run in this process (with and without the Gateway
 		// API, and restarted ones).
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	if le := o.leaderElection; le != nil {
+		opts.LeaderElection = true
+		opts.LeaderElectionID = "msvc-operator.apps.msvc.dev"
+		opts.LeaderElectionNamespace = le.namespace
+		opts.LeaderElectionConfig = mgrCfg
+		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = &le.leaseDuration, &le.renewDeadline, &le.period
+		opts.HealthProbeBindAddress = "0"
+	}
+	mgr, err := ctrl.NewManager(mgrCfg, opts)
 	Expect(err).NotTo(HaveOccurred())
-	r := &MicroserviceReconciler{Client: e.mgr.GetClient(), Recorder: e.mgr.GetEventRecorder("msvc-operator")}
-	Expect(r.SetupWithManager(e.mgr, controller.Options{MaxConcurrentReconciles: 2})).To(Succeed())
+	r := &MicroserviceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("msvc-operator")}
+	Expect(r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})).To(Succeed())
 
 	mgrCtx, stop := context.WithCancel(ctx)
-	e.stop = stop
-	e.done = make(chan struct{})
+	m := &runningManager{mgr: mgr, stop: stop, done: make(chan struct{})}
 	go func() {
-		defer GinkgoRecover()
-		defer close(e.done)
-		Expect(e.mgr.Start(mgrCtx)).To(Succeed())
+		defer close(m.done)
+		m.err = mgr.Start(mgrCtx)
 	}()
-}
-
-// stopManager stops the manager, as a crash or a rollout of the operator would.
-func (e *operatorEnv) stopManager() {
-	e.stop()
-	<-e.done
+	return m
 }
 
 func (e *operatorEnv) Stop() {

@@ -195,7 +195,10 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 		st.State = msv1.DependencyUnavailable
 		st.Message = fmt.Sprintf("%s is not available yet", key)
 		if available != nil {
-			st.Message += ": " + available.Message
+			// The reason, not the message: the message counts pods and
+			// generations, and copying it would rewrite the status of every
+			// dependent each time one of those numbers moves.
+			st.Message += " (" + available.Reason + ")"
 		}
 	case rollingOut(target):
 		st.State, st.Message = msv1.DependencyRollingOut, fmt.Sprintf("%s is rolling out a new version", key)

@@ -31,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -78,10 +79,11 @@ type MicroserviceReconciler struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	applier  *ssa.Applier
-	handoff  *ssa.Applier
-	router   traffic.Router
-	statuses statusMemo
+	applier    *ssa.Applier
+	handoff    *ssa.Applier
+	router     traffic.Router
+	statuses   statusMemo
+	dependents dependentsCoalescer
 }
 
 // +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch
@@ -103,6 +105,7 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.statuses.forget(req.NamespacedName)
+			r.dependents.forget(req.NamespacedName)
 			forgetRolloutMetrics(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -117,6 +120,13 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	var obs observation
 	defer func() {
 		computeStatus(ms, obs)
+		if retErr == nil {
+			// A change of the dependents alone waits for company.
+			if wait := r.dependents.hold(base, ms, time.Now()); wait > 0 {
+				result.RequeueAfter = earliest(result.RequeueAfter, wait)
+				return
+			}
+		}
 		if err := r.patchStatus(ctx, base, ms); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
@@ -137,6 +147,14 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		requeue = gatewayAPIRecheckInterval
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// earliest is the sooner of two requeue delays, zero meaning none.
+func earliest(a, b time.Duration) time.Duration {
+	if a == 0 || b < a {
+		return b
+	}
+	return a
 }
 
 func (r *MicroserviceReconciler) now() time.Time {
@@ -233,7 +251,11 @@ func (r *MicroserviceReconciler) patchStatus(ctx context.Context, base, ms *msv1
 	}
 	rvBefore := ms.ResourceVersion
 	if err := r.Status().Patch(ctx, ms, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status of %s/%s: %w", ms.Namespace, ms.Name, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			// Deleted during the reconcile: there is no status left to write.
+			return nil
+		}
+		return fmt.Errorf("patching status of %s/%s: %w", ms.Namespace, ms.Name, err)
 	}
 	r.statuses.record(ms, rvBefore)
 	return nil
@@ -292,6 +314,10 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err != nil {
 		return err
 	}
+	disco, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
 	r.router = &traffic.GatewayAPI{
 		Client:  mgr.GetClient(),
 		Mapper:  mgr.GetRESTMapper(),
@@ -301,8 +327,27 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 				handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &msv1.Microservice{}, handler.OnlyControllerOwner()),
 				predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool { r.applier.Forget(ssa.RefOf("HTTPRoute", e.Object)); return true }}))
 		},
+		Discover: func(context.Context) (bool, error) { return servesHTTPRoutes(disco) },
 	}
 	// Start the HTTPRoute watch with the others when the Gateway API is installed.
 	_, err = r.router.Available(context.Background())
 	return err
+}
+
+// servesHTTPRoutes asks the API server's discovery whether it serves
+// HTTPRoutes of the Gateway API's v1 now.
+func servesHTTPRoutes(disco discovery.DiscoveryInterface) (bool, error) {
+	list, err := disco.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, res := range list.APIResources {
+		if res.Name == "httproutes" {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,6 +30,7 @@ import (
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 // syncDeployment applies the stable Deployment. When autoscaling has just been
@@ -158,6 +160,10 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 		return r.router.Remove(ctx, ms)
 	}
 	acceptance, err := r.router.Apply(ctx, ms, canaryWeight(obs))
+	if errors.Is(err, traffic.ErrNotInstalled) {
+		obs.gatewayAPIMissing = true
+		return nil
+	}
 	if err != nil {
 		return err
 	}

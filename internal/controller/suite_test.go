@@ -82,7 +82,7 @@ type operatorEnv struct {
 
 // startOperatorEnv starts an API server with the given CRDs and runs the
 // operator's manager against it, exactly as cmd/main.go configures it.
-func startOperatorEnv(crdPaths []string) *operatorEnv {
+func startOperatorEnv(crdPaths []string, customize ...func(*envtest.Environment)) *operatorEnv {
 	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
 		"KUBEBUILDER_ASSETS is not set: run the tests with 'make test', which builds kube-apiserver and etcd")
 	e := &operatorEnv{
@@ -91,6 +91,9 @@ func startOperatorEnv(crdPaths []string) *operatorEnv {
 			ErrorIfCRDPathMissing: true,
 		},
 		writes: &writeCounter{},
+	}
+	for _, c := range customize {
+		c(e.testEnv)
 	}
 	cfg, err := e.testEnv.Start()
 	if err != nil {

@@ -61,9 +61,17 @@ type GatewayAPI struct {
 	// StartWatch starts watching HTTPRoutes; called once, when the Gateway
 	// API is first found.
 	StartWatch func() error
+	// Discover asks the API server whether it serves HTTPRoutes now. The
+	// RESTMapper remembers a kind that was removed, so after an apply finds
+	// the Gateway API gone, only discovery tells when it is back. Nil: the
+	// Mapper decides.
+	Discover func(ctx context.Context) (bool, error)
 
-	mu          sync.Mutex
-	watching    bool
+	mu       sync.Mutex
+	watching bool
+	// missing is true once the Gateway API was found not installed, until
+	// it is found again; lastMissing is when.
+	missing     bool
 	lastMissing time.Time
 }
 
@@ -76,19 +84,24 @@ func (g *GatewayAPI) Name() string { return "GatewayAPI" }
 func (g *GatewayAPI) Available(ctx context.Context) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.watching {
+	if g.watching && !g.missing {
 		return true, nil
 	}
-	if !g.lastMissing.IsZero() && time.Since(g.lastMissing) < gatewayAPINegativeTTL {
+	if g.missing && time.Since(g.lastMissing) < gatewayAPINegativeTTL {
 		return false, nil
 	}
-	_, err := g.Mapper.RESTMapping(httpRouteGK, gwv1.GroupVersion.Version)
-	if apimeta.IsNoMatchError(err) {
-		g.lastMissing = time.Now()
-		return false, nil
-	}
+	found, err := g.discover(ctx)
 	if err != nil {
-		return false, fmt.Errorf("discovering %s: %w", httpRouteGK, err)
+		return false, err
+	}
+	if !found {
+		g.missing, g.lastMissing = true, time.Now()
+		return false, nil
+	}
+	g.missing = false
+	if g.watching {
+		logf.FromContext(ctx).Info("Gateway API is back")
+		return true, nil
 	}
 	logf.FromContext(ctx).Info("Gateway API found; watching HTTPRoutes")
 	if g.StartWatch != nil {
@@ -98,6 +111,44 @@ func (g *GatewayAPI) Available(ctx context.Context) (bool, error) {
 	}
 	g.watching = true
 	return true, nil
+}
+
+func (g *GatewayAPI) discover(ctx context.Context) (bool, error) {
+	if g.Discover != nil && g.watching {
+		found, err := g.Discover(ctx)
+		if err != nil {
+			return false, fmt.Errorf("discovering %s: %w", httpRouteGK, err)
+		}
+		return found, nil
+	}
+	_, err := g.Mapper.RESTMapping(httpRouteGK, gwv1.GroupVersion.Version)
+	if apimeta.IsNoMatchError(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discovering %s: %w", httpRouteGK, err)
+	}
+	return true, nil
+}
+
+// gone is called when a request for an HTTPRoute failed with NotFound or
+// NoMatch: if discovery agrees that the Gateway API is gone, Available
+// reports false from now on and gone returns ErrNotInstalled.
+func (g *GatewayAPI) gone(ctx context.Context, err error) error {
+	if !apierrors.IsNotFound(err) && !apimeta.IsNoMatchError(err) || g.Discover == nil {
+		return err
+	}
+	found, derr := g.Discover(ctx)
+	if derr != nil || found {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.missing {
+		logf.FromContext(ctx).Info("Gateway API removed from the cluster; routes are reported, not applied, until it is back")
+	}
+	g.missing, g.lastMissing = true, time.Now()
+	return ErrNotInstalled
 }
 
 // Apply implements Router.
@@ -111,7 +162,7 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 		return Acceptance{}, nil
 	}
 	if _, err := g.Applier.Apply(ctx, desired, live); err != nil {
-		return Acceptance{}, err
+		return Acceptance{}, g.gone(ctx, err)
 	}
 	return AcceptanceOf(ms, live), nil
 }

@@ -21,6 +21,7 @@ package traffic
 
 import (
 	"context"
+	"errors"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -40,6 +41,11 @@ type Router interface {
 	// Remove deletes the route of ms, if the router made one.
 	Remove(ctx context.Context, ms *msv1.Microservice) error
 }
+
+// ErrNotInstalled is returned by Apply when the provider went away from the
+// cluster (its CRDs were removed); Available reports false from then on
+// until it is installed again.
+var ErrNotInstalled = errors.New("traffic provider not installed")
 
 // Acceptance is what the provider reports about a route.
 type Acceptance struct {

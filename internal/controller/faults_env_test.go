@@ -172,7 +172,7 @@ var _ = Describe("The Gateway API removed while routes exist", func() {
 		Consistently(func() float64 {
 			return metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})
 		}, 2*time.Second, interval).Should(Equal(errorsBefore))
-		Expect(reconciles() - reconcilesBefore).To(BeNumerically("<=", 2), "no reconcile loop while the Gateway API is missing")
+		Expect(reconciles()-reconcilesBefore).To(BeNumerically("<=", 2), "no reconcile loop while the Gateway API is missing")
 
 		By("installing the Gateway API again: the route comes back")
 		_, err = envtest.InstallCRDs(e.cfg, envtest.CRDInstallOptions{Paths: gatewayAPICRDs(), ErrorIfPathMissing: true})

@@ -32,11 +32,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
@@ -455,6 +458,88 @@ var _ = Describe("Faults in the middle of a canary", func() {
 		Expect(routeWeights(ms)()).To(Equal("checkout-stable=50/checkout-canary=50"))
 		Expect(fFollower.Writes("microservices/status")).To(BeNumerically(">", 0), "the new leader writes")
 		Expect(leader.Stop()).To(MatchError(ContainSubstring("leader election lost")))
+		guard.Check()
+		rec.Check()
+	})
+
+	It("puts back what a conflicting writer changes in its children, keeps the rollout state, and does not fight a loop", func() {
+		ns := newNamespace()
+		m := env.runManager(managerOptions{namespaces: []string{ns}})
+		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+		ms := withCanary(withRoute(checkout(ns)), weightStep(30), manualGate(), weightStep(60))
+		ms.Spec.Replicas = ptr.To[int32](4)
+		guard := guardTraffic(ms)
+		DeferCleanup(guard.stop)
+		rec := recordRollout(ms)
+		DeferCleanup(rec.stop)
+		startCanary(ms)
+		playDeployment(canaryKey(ms))
+		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
+			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(30))))
+		before := rolloutStatus(ms)()
+
+		By("editing the children in a loop for 3 seconds, as another controller or a person with kubectl would")
+		intruder := client.WithFieldOwner(k8sClient, "intruder")
+		edits := 0
+		edit := func(obj client.Object, k client.ObjectKey, mutate func()) {
+			if err := intruder.Get(ctx, k, obj); err != nil {
+				return
+			}
+			patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+			mutate()
+			if intruder.Patch(ctx, obj, patch) == nil {
+				edits++
+			}
+		}
+		writesBefore := env.writes.Snapshot()
+		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+			route := &gwv1.HTTPRoute{}
+			edit(route, key(ms), func() {
+				for i := range route.Spec.Rules[0].BackendRefs {
+					route.Spec.Rules[0].BackendRefs[i].Weight = ptr.To[int32](50)
+				}
+			})
+			canary := &appsv1.Deployment{}
+			edit(canary, canaryKey(ms), func() { canary.Spec.Template.Spec.Containers[0].Image = "ghcr.io/acme/checkout:evil" })
+			stable := &appsv1.Deployment{}
+			edit(stable, key(ms), func() { stable.Spec.Replicas = ptr.To[int32](1) })
+			svc := &corev1.Service{}
+			edit(svc, key(ms), func() { svc.Spec.Ports[0].TargetPort = intstr.FromInt32(9999) })
+			time.Sleep(50 * time.Millisecond)
+		}
+		operatorWrites := 0
+		for _, n := range env.writes.Since(writesBefore, ms.Namespace) {
+			operatorWrites += n
+		}
+		GinkgoWriter.Printf("Edits by the intruder: %d; writes by the operator meanwhile: %d\n", edits, operatorWrites)
+		AddReportEntry("conflicting writer", fmt.Sprintf("%d edits, %d operator writes", edits, operatorWrites))
+		Expect(edits).To(BeNumerically(">=", 20))
+
+		By("checking that every child is back as the operator wants it, and the rollout where it was")
+		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=70/checkout-canary=30"))
+		Eventually(image(canaryKey(ms)), timeout, interval).Should(Equal("ghcr.io/acme/checkout:2.0.0"))
+		Eventually(replicas(key(ms)), timeout, interval).Should(Equal(int32(4)))
+		Expect(image(key(ms))()).To(Equal("ghcr.io/acme/checkout:1.4.2"), "the stable track keeps its template during the canary")
+		Eventually(func() int32 {
+			svc := &corev1.Service{}
+			Expect(k8sClient.Get(ctx, key(ms), svc)).To(Succeed())
+			return svc.Spec.Ports[0].TargetPort.IntVal
+		}, timeout, interval).ShouldNot(Equal(int32(9999)))
+		Expect(rolloutStatus(ms)()).To(Equal(before))
+		Expect(operatorWrites).To(BeNumerically("<=", 2*edits+10), "the operator answers each edit at most about once")
+
+		By("checking that the operator then comes to rest: a whole second without writes of its own")
+		Eventually(func() map[string]int {
+			settled := env.writes.Snapshot()
+			time.Sleep(time.Second)
+			return env.writes.Since(settled, ms.Namespace)
+		}, timeout, interval).Should(BeEmpty())
+
+		By("promoting: the rollout goes on from the same step")
+		annotate(ms, msv1.PromoteAnnotation, "gate-1")
+		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(3)))
+		playDeployment(canaryKey(ms))
+		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Phase", msv1.RolloutPhasePromoting))
 		guard.Check()
 		rec.Check()
 	})

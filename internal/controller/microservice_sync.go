@@ -24,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -47,7 +48,7 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 	}
 	if found && !obs.plan.UpdateStable {
 		// A canary is being delivered: the stable track keeps its template.
-		return nil
+		return r.repairStableReplicas(ctx, ms, live)
 	}
 	// A new service waits for its required dependencies at zero replicas.
 	obs.held = obs.deps.startBlocked() && (!found || live.Annotations[builder.AnnotationHeld] == "true")
@@ -67,6 +68,28 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 		return err
 	}
 	obs.deployment = live
+	return nil
+}
+
+// repairStableReplicas puts back the stable Deployment's replica count when
+// someone else changed it while a canary is delivered: the stable track
+// carries most of the traffic, and its template must not change before the
+// promotion, so only spec.replicas is patched. A count the autoscaler owns
+// is the autoscaler's.
+func (r *MicroserviceReconciler) repairStableReplicas(ctx context.Context, ms *msv1.Microservice, live *appsv1.Deployment) error {
+	want := builder.DecideReplicas(ms, false).Replicas
+	if want == nil || live.Annotations[builder.AnnotationHeld] == "true" ||
+		live.Annotations[builder.AnnotationReplicasOwner] == builder.ReplicasOwnerAutoscaler ||
+		ptr.Deref(live.Spec.Replicas, 1) == *want {
+		return nil
+	}
+	logf.FromContext(ctx).Info("Restoring the replicas of the stable Deployment, changed by someone else during a canary",
+		"replicas", live.Spec.Replicas, "want", *want)
+	patch := client.MergeFrom(live.DeepCopy())
+	live.Spec.Replicas = ptr.To(*want)
+	if err := r.Patch(ctx, live, patch, client.FieldOwner(ssa.FieldManager)); err != nil {
+		return fmt.Errorf("restoring the replicas of Deployment %s/%s: %w", live.Namespace, live.Name, err)
+	}
 	return nil
 }
 

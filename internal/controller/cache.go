@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -52,11 +53,25 @@ func CacheOptions() cache.Options {
 		DefaultTransform:     cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&msv1.Microservice{}: {Label: labels.Everything()},
+			&appsv1.Deployment{}: {Transform: stripPodTemplate},
 			// Metadata only: the operator hashes versions, never reads data.
 			metadataOf("ConfigMap"): {Label: labels.Everything()},
 			metadataOf("Secret"):    {Label: labels.Everything()},
 		},
 	}
+}
+
+// stripPodTemplate drops managedFields and the pod template of a cached
+// Deployment. The operator applies the template whole and never reads it
+// back: it reads a Deployment's replicas, annotations and status, and it
+// notices a change of the template by its generation. The template is most
+// of the size of a Deployment.
+func stripPodTemplate(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	if d, ok := obj.(*appsv1.Deployment); ok {
+		d.Spec.Template = corev1.PodTemplateSpec{}
+	}
+	return obj, err
 }
 
 func metadataOf(kind string) *metav1.PartialObjectMetadata {

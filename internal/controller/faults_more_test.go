@@ -175,7 +175,7 @@ type garbageTurn struct {
 	serve func(http.ResponseWriter, *http.Request)
 	// says is part of the measurement's message.
 	says string
-	// value is the value the status shows: none but for NaN, which is one.
+	// value is the value the status shows: none but for NaN and +Inf.
 	value string
 }
 
@@ -200,6 +200,7 @@ var garbageTurns = []garbageTurn{
 		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1700000000,"0.999"]]}]}}`),
 		`unsupported result type "matrix"`, ""},
 	{"NaN", answer(http.StatusOK, "application/json", vectorOf("NaN")), "value is NaN", "NaN"},
+	{"+Inf", answer(http.StatusOK, "application/json", vectorOf("+Inf")), "value is +Inf", "+Inf"},
 	{"a value that is not a number", answer(http.StatusOK, "application/json", vectorOf("fast")), `sample value "fast" is not a number`, ""},
 	{"HTTP 500", answer(http.StatusInternalServerError, "text/plain", "upstream exploded"), "prometheus returned HTTP 500: upstream exploded", ""},
 	{"a hang", func(_ http.ResponseWriter, r *http.Request) {

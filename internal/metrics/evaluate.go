@@ -73,7 +73,8 @@ func (c Condition) Validate() error {
 }
 
 // Evaluate turns one query outcome into a phase and a short human message
-// (e.g. "0.93 is below the minimum 0.99"). It never passes a NaN value.
+// (e.g. "0.93 is below the minimum 0.99"). It never passes a NaN or
+// infinite value.
 func Evaluate(v Value, queryErr error, cond Condition, noData NoDataPolicy) (Phase, string) {
 	if queryErr != nil {
 		return PhaseInconclusive, fmt.Sprintf("query failed: %v", queryErr)
@@ -102,6 +103,12 @@ func Evaluate(v Value, queryErr error, cond Condition, noData NoDataPolicy) (Pha
 	}
 	if cond.Max != nil && x > *cond.Max {
 		return PhaseFailed, fmt.Sprintf("%s is above the maximum %s", formatNumber(x), formatNumber(*cond.Max))
+	}
+	if math.IsInf(x, 0) {
+		// An infinite value fails a bound it crosses, but never passes:
+		// it comes from a division by zero or a broken query, not from a
+		// canary that did well.
+		return PhaseInconclusive, fmt.Sprintf("value is %s (e.g. a ratio over no requests); it never passes", formatNumber(x))
 	}
 	switch {
 	case cond.Min != nil && cond.Max != nil:

@@ -101,14 +101,16 @@ type MicroserviceSpec struct {
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
-	// PodSecurityContext replaces the pod-level security context. When unset the
-	// pod runs as non-root with the RuntimeDefault seccomp profile.
+	// PodSecurityContext is the pod-level security context. By default the pod
+	// runs as non-root with the RuntimeDefault seccomp profile; each field set
+	// here overrides that default, and fields left unset keep it.
 	// +optional
 	PodSecurityContext *corev1.PodSecurityContext `json:"podSecurityContext,omitempty"`
 
-	// SecurityContext replaces the container's security context. When unset the
+	// SecurityContext is the container's security context. By default the
 	// container runs with no privilege escalation, all capabilities dropped and a
-	// read-only root filesystem.
+	// read-only root filesystem (the restricted Pod Security Standard); each
+	// field set here overrides that default, and fields left unset keep it.
 	// +optional
 	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
 

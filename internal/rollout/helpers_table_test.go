@@ -27,6 +27,35 @@ import (
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )
 
+func TestRouteWeight(t *testing.T) {
+	for _, tc := range []struct {
+		name                          string
+		weight                        int32
+		stable, stableServing, canary int32
+		want                          int32
+	}{
+		{"both tracks serve", 30, 4, 4, 2, 30},
+		{"no canary traffic asked", 0, 4, 4, 0, 0},
+		{"canary pods all crashed", 30, 4, 4, 0, 0},
+		{"canary pods all crashed at 100%", 100, 4, 4, 0, 0},
+		{"canary at 100% serving", 100, 4, 4, 4, 100},
+		{"stable track down, canary serves", 30, 4, 0, 2, 100},
+		{"neither track serves: the stable track keeps it", 30, 4, 0, 0, 0},
+		{"neither track serves at 100%", 100, 4, 0, 0, 0},
+		{"fewer canary pods than the weight needs: their share", 50, 10, 10, 2, 20},
+		{"one canary pod of ten at 20%", 20, 10, 10, 1, 10},
+		{"enough canary pods", 20, 10, 10, 2, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obs := Observation{StableReplicas: tc.stable, StableServingReplicas: tc.stableServing, CanaryServingReplicas: tc.canary}
+			if got := RouteWeight(tc.weight, obs); got != tc.want {
+				t.Errorf("RouteWeight(%d, stable %d/%d serving, canary %d serving) = %d, want %d",
+					tc.weight, tc.stableServing, tc.stable, tc.canary, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCanaryReplicasFor(t *testing.T) {
 	for _, tc := range []struct {
 		weight, stable, want int32

@@ -116,7 +116,10 @@ func (v *invariants) check(s *sim, r tickRecord) {
 	if d.RouteWeight != RouteWeight(st.CanaryWeight, obs) {
 		v.fail(r, "route weight follows RouteWeight", "route %d for status weight %d", d.RouteWeight, st.CanaryWeight)
 	}
-	if hasRoute && w > 0 && s.canary.ready == 0 {
+	// With no serving pods on either track there is nowhere better to send
+	// the traffic.
+	nowhere := obs.StableServingReplicas == 0 && obs.CanaryServingReplicas == 0
+	if hasRoute && w > 0 && s.canary.ready == 0 && !nowhere {
 		v.fail(r, "no traffic to a canary with no ready pods", "route weight %d", w)
 	}
 	if w > r.prevWeight {
@@ -129,7 +132,7 @@ func (v *invariants) check(s *sim, r tickRecord) {
 			v.fail(r, "weight raised only onto enough ready canary pods",
 				"weight %d -> %d with %d ready canary pods of %q observed, %d needed", r.prevWeight, w, obs.CanaryReadyReplicas, obs.CanaryRevision, CanaryReplicasFor(w, obs.StableReplicas))
 		}
-		if need := CanaryReplicasFor(w, s.stable.replicas); s.canary.ready < need {
+		if need := CanaryReplicasFor(w, s.stable.replicas); s.canary.ready < need && !nowhere {
 			// The one tolerated shortfall: the stable track grew (HPA) after
 			// the weight was set, the canary pods that carried the weight are
 			// still ready and the planner already asked for the missing ones.

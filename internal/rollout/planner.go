@@ -202,20 +202,20 @@ func (p *planner) decision() Decision {
 // RouteWeight is the canary's share of the route's traffic for the status's
 // weight: traffic never goes to a track with no ready pods while the other
 // track has some, and a canary never carries more than its serving pods can
-// take at the stable track's load per pod. A canary whose pods all crashed
-// gets no traffic until they are ready again; one with fewer serving pods
-// than its weight needs (pods crashed, or the HPA grew the stable track)
-// carries the share of those it has; and a stable track with no ready pods
-// sends its share to a ready canary. The status keeps the step's weight,
-// which comes back as soon as the pods are there. With no ready pods on
-// either track the weight stays: there is nowhere better to send traffic.
+// take at the stable track's load per pod. A canary with no serving pods
+// (they all crashed) gets no traffic until they are ready again, and with no
+// serving pods on either track the stable track, the default, keeps it; one
+// with fewer serving pods than its weight needs (pods crashed, or the HPA
+// grew the stable track) carries the share of those it has; and a stable
+// track with no ready pods sends its share to a ready canary. The status
+// keeps the step's weight, which comes back as soon as the pods are there.
 func RouteWeight(weight int32, obs Observation) int32 {
 	switch {
-	case weight <= 0 || weight >= 100:
-		return weight
-	case obs.CanaryServingReplicas == 0 && obs.StableServingReplicas > 0:
+	case weight <= 0 || obs.CanaryServingReplicas == 0:
 		return 0
-	case obs.StableServingReplicas == 0 && obs.CanaryServingReplicas > 0:
+	case weight >= 100:
+		return weight
+	case obs.StableServingReplicas == 0:
 		return 100
 	case obs.StableReplicas > 0 && obs.CanaryServingReplicas < CanaryReplicasFor(weight, obs.StableReplicas):
 		return min(weight, obs.CanaryServingReplicas*100/obs.StableReplicas)

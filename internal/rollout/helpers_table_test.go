@@ -45,6 +45,7 @@ func TestRouteWeight(t *testing.T) {
 		{"fewer canary pods than the weight needs: their share", 50, 10, 10, 2, 20},
 		{"one canary pod of ten at 20%", 20, 10, 10, 1, 10},
 		{"enough canary pods", 20, 10, 10, 2, 20},
+		{"one canary pod of nine at 100%", 100, 9, 9, 1, 11},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obs := Observation{StableReplicas: tc.stable, StableServingReplicas: tc.stableServing, CanaryServingReplicas: tc.canary}

@@ -213,8 +213,6 @@ func RouteWeight(weight int32, obs Observation) int32 {
 	switch {
 	case weight <= 0 || obs.CanaryServingReplicas == 0:
 		return 0
-	case weight >= 100:
-		return weight
 	case obs.StableServingReplicas == 0:
 		return 100
 	case obs.StableReplicas > 0 && obs.CanaryServingReplicas < CanaryReplicasFor(weight, obs.StableReplicas):

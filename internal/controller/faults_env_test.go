@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -65,17 +66,11 @@ var _ = Describe("The API server restarting in the middle of a canary", func() {
 
 		ms := withCanary(withRoute(checkout(newNamespace())), weightStep(20), manualGate(), weightStep(50), manualGate())
 		ms.Spec.Replicas = ptr.To[int32](4)
-		guard := guardTraffic(ms)
-		DeferCleanup(guard.stop)
-		rec := recordRollout(ms)
-		startCanary(ms)
-		playDeployment(canaryKey(ms))
-		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
-			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(20))))
+		guard, rec := canaryAtFirstGate(ms, 20)
 		rec.stop()
 		guard.stop()
 		before := rolloutStatus(ms)()
-		errorsBefore := metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})
+		errorsBefore := reconcileErrors()
 
 		By("stopping kube-apiserver for about 5 seconds (etcd keeps the data)")
 		apiServer := e.testEnv.ControlPlane.GetAPIServer()
@@ -89,7 +84,7 @@ var _ = Describe("The API server restarting in the middle of a canary", func() {
 		By("checking that the operator is still running and resumes where it was")
 		select {
 		case <-e.running.done:
-			Fail("the manager exited while the API server was down: " + errString(e.running.err))
+			Fail(fmt.Sprintf("the manager exited while the API server was down: %v", e.running.err))
 		default:
 		}
 		guard = guardTraffic(ms)
@@ -107,18 +102,11 @@ var _ = Describe("The API server restarting in the middle of a canary", func() {
 		Expect(routeWeights(ms)()).To(Equal("checkout-stable=50/checkout-canary=50"))
 		Consistently(rolloutStatus(ms), time.Second, interval).Should(HaveField("CurrentStep", ptr.To[int32](3)))
 		GinkgoWriter.Printf("Reconcile errors while the API server was down: %v\n",
-			metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})-errorsBefore)
+			reconcileErrors()-errorsBefore)
 		guard.Check()
 		rec.Check()
 	})
 })
-
-func errString(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return err.Error()
-}
 
 var _ = Describe("The Gateway API removed while routes exist", func() {
 	It("keeps the workload serving, reports the missing Gateway API, and makes the route again when it is back", func() {
@@ -167,11 +155,9 @@ var _ = Describe("The Gateway API removed while routes exist", func() {
 		By("checking that the workload was left alone and the operator is not retrying in a loop")
 		Expect(getChild(Default, ms, &appsv1.Deployment{}).Generation).To(Equal(deployment.Generation))
 		Expect(getChild(Default, ms, &corev1.Service{}).ResourceVersion).To(Equal(service.ResourceVersion))
-		errorsBefore := metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})
+		errorsBefore := reconcileErrors()
 		reconcilesBefore := reconciles()
-		Consistently(func() float64 {
-			return metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})
-		}, 2*time.Second, interval).Should(Equal(errorsBefore))
+		Consistently(reconcileErrors, 2*time.Second, interval).Should(Equal(errorsBefore))
 		Expect(reconciles()-reconcilesBefore).To(BeNumerically("<=", 2), "no reconcile loop while the Gateway API is missing")
 
 		By("installing the Gateway API again: the route comes back")

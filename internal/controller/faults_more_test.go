@@ -115,11 +115,6 @@ func children(ns string) map[string]childRef {
 	return out
 }
 
-// reconcileErrors is how many reconciles of the Microservice controller failed.
-func reconcileErrors() float64 {
-	return metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})
-}
-
 // measurementLog watches a Microservice and keeps every analysis
 // measurement it sees in the status, by measurement number, with the
 // highest canary weight and every phase the rollout went through.
@@ -259,14 +254,7 @@ var _ = Describe("More faults in the middle of rollouts", func() {
 
 		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50), manualGate())
 		ms.Spec.Replicas = ptr.To[int32](4)
-		guard := guardTraffic(ms)
-		DeferCleanup(guard.stop)
-		rec := recordRollout(ms)
-		DeferCleanup(rec.stop)
-		startCanary(ms)
-		playDeployment(canaryKey(ms))
-		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
-			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(20))))
+		guard, rec := canaryAtFirstGate(ms, 20)
 		Expect(routeWeights(ms)()).To(Equal("checkout-stable=80/checkout-canary=20"))
 		Expect(metricValue("msvc_canary_weight_percent", map[string]string{"namespace": ns})).To(Equal(20.0))
 

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,6 +144,16 @@ func (f *faultTransport) killLocked() {
 	}
 }
 
+// Killed reports whether the manager was killed.
+func (f *faultTransport) Killed() bool {
+	select {
+	case <-f.killed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Writes is how many writes the manager made to resource (all namespaces).
 func (f *faultTransport) Writes(resource string) int {
 	f.mu.Lock()
@@ -156,26 +167,11 @@ func (f *faultTransport) WritesExcept(resources ...string) int {
 	defer f.mu.Unlock()
 	n := 0
 	for r, c := range f.writes {
-		if !containsString(resources, r) {
+		if !slices.Contains(resources, r) {
 			n += c
 		}
 	}
 	return n
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (f *faultTransport) isDead() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.dead
 }
 
 // rolloutRecorder watches a Microservice and checks every version of its
@@ -282,23 +278,19 @@ func playWorld(ms *msv1.Microservice) {
 	}
 }
 
-// playWorldInBackground runs playWorld every 100ms until the returned stop is called.
-func playWorldInBackground(ms *msv1.Microservice) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(finished)
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(100 * time.Millisecond):
-				playWorld(ms)
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+// canaryAtFirstGate creates ms with a guard and a recorder watching it (both
+// stopped when the spec ends), delivers 2.0.0 with ready canary pods and
+// waits at the manual gate that follows the first step's weight.
+func canaryAtFirstGate(ms *msv1.Microservice, weight int32) (*trafficGuard, *rolloutRecorder) {
+	guard := guardTraffic(ms)
+	DeferCleanup(guard.stop)
+	rec := recordRollout(ms)
+	DeferCleanup(rec.stop)
+	startCanary(ms)
+	playDeployment(canaryKey(ms))
+	Eventually(rolloutStatus(ms), timeout, interval).Should(And(
+		HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", weight)))
+	return guard, rec
 }
 
 // stepOf names where a rollout is, for counting crashes per step.
@@ -379,7 +371,7 @@ var _ = Describe("Faults in the middle of a canary", func() {
 			}
 			_ = m.Stop()
 			lives++
-			if f.isDead() {
+			if f.Killed() {
 				crashesAt[stepOf(rolloutStatus(ms)())]++
 				idle = 0
 			} else {
@@ -423,14 +415,7 @@ var _ = Describe("Faults in the middle of a canary", func() {
 
 		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50), manualGate())
 		ms.Spec.Replicas = ptr.To[int32](4)
-		guard := guardTraffic(ms)
-		DeferCleanup(guard.stop)
-		rec := recordRollout(ms)
-		DeferCleanup(rec.stop)
-		startCanary(ms)
-		playDeployment(canaryKey(ms))
-		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
-			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(20))))
+		guard, rec := canaryAtFirstGate(ms, 20)
 
 		By("checking that the follower never wrote")
 		Expect(elected(follower)).To(BeFalse())
@@ -468,14 +453,7 @@ var _ = Describe("Faults in the middle of a canary", func() {
 		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
 		ms := withCanary(withRoute(checkout(ns)), weightStep(30), manualGate(), weightStep(60))
 		ms.Spec.Replicas = ptr.To[int32](4)
-		guard := guardTraffic(ms)
-		DeferCleanup(guard.stop)
-		rec := recordRollout(ms)
-		DeferCleanup(rec.stop)
-		startCanary(ms)
-		playDeployment(canaryKey(ms))
-		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
-			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", ptr.To[int32](1)), HaveField("CanaryWeight", int32(30))))
+		guard, rec := canaryAtFirstGate(ms, 30)
 		before := rolloutStatus(ms)()
 
 		By("editing the children in a loop for 3 seconds, as another controller or a person with kubectl would")

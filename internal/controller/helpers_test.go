@@ -152,6 +152,11 @@ func reconciles() float64 {
 	return metricValue("controller_runtime_reconcile_total", map[string]string{"controller": "microservice"})
 }
 
+// reconcileErrors is how many reconciles of the Microservice controller failed.
+func reconcileErrors() float64 {
+	return metricValue("controller_runtime_reconcile_errors_total", map[string]string{"controller": "microservice"})
+}
+
 // metricValue sums the series of a counter or gauge of the operator's
 // metrics registry whose labels include the given ones.
 func metricValue(name string, labels map[string]string) float64 {

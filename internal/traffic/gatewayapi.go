@@ -62,9 +62,9 @@ type GatewayAPI struct {
 	// API is first found.
 	StartWatch func() error
 	// Discover asks the API server whether it serves HTTPRoutes now. The
-	// RESTMapper remembers a kind that was removed, so after an apply finds
-	// the Gateway API gone, only discovery tells when it is back. Nil: the
-	// Mapper decides.
+	// RESTMapper remembers a kind that was removed, so only discovery tells
+	// that the Gateway API went away or came back. Nil: the Mapper decides,
+	// and a removal goes unnoticed.
 	Discover func(ctx context.Context) (bool, error)
 
 	mu       sync.Mutex
@@ -114,7 +114,7 @@ func (g *GatewayAPI) Available(ctx context.Context) (bool, error) {
 }
 
 func (g *GatewayAPI) discover(ctx context.Context) (bool, error) {
-	if g.Discover != nil && g.watching {
+	if g.Discover != nil {
 		found, err := g.Discover(ctx)
 		if err != nil {
 			return false, fmt.Errorf("discovering %s: %w", httpRouteGK, err)

@@ -122,7 +122,7 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		computeStatus(ms, obs)
 		if retErr == nil {
 			// A change of the dependents alone waits for company.
-			if wait := r.dependents.hold(base, ms, time.Now()); wait > 0 {
+			if wait := r.dependents.hold(base, ms, r.now()); wait > 0 {
 				result.RequeueAfter = earliest(result.RequeueAfter, wait)
 				return
 			}

@@ -102,9 +102,17 @@ func startOperatorEnv(crdPaths []string, customize ...func(*envtest.Environment)
 	}
 	Expect(err).NotTo(HaveOccurred())
 	e.cfg = cfg
+	// Nor when the manager cannot start: a failed assertion unwinds
+	// through here, and the control plane must not outlive the test.
+	started := false
+	defer func() {
+		if !started {
+			_ = e.testEnv.Stop()
+		}
+	}()
 	e.operatorCfg = operatorIdentity(e.testEnv, cfg)
-
 	e.startManager()
+	started = true
 	return e
 }
 

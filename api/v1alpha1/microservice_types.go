@@ -323,11 +323,6 @@ type MicroserviceStatus struct {
 	// +listType=atomic
 	// +optional
 	Dependencies []DependencyStatus `json:"dependencies,omitempty"`
-
-	// Dependents are the Microservices ("namespace/name") that declare this one as a dependency.
-	// +listType=atomic
-	// +optional
-	Dependents []string `json:"dependents,omitempty"`
 }
 
 // Microservice is one service of an application: a workload, its in-cluster

@@ -33,6 +33,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/plugin"
 )
 
 func service(ns, name string, port int32, deps ...msv1.Dependency) *msv1.Microservice {
@@ -113,11 +114,21 @@ var _ = Describe("Dependencies", func() {
 			HaveKeyWithValue("CURRENCY_HOST", fmt.Sprintf("currency.%s.svc.cluster.local", ns)),
 		))
 		Eventually(dependencyStates(frontend), timeout, interval).Should(ConsistOf("product-catalog=Ready", "cart=Ready", "currency=Ready"))
-		Eventually(func() []string {
+		Expect(plugin.Dependents(ctx, k8sClient, cart)).To(Equal([]string{"frontend"}), "the plugin finds who depends on cart")
+		Expect(plugin.Dependents(ctx, k8sClient, frontend)).To(BeEmpty())
+
+		By("a new dependent costs its dependency no write")
+		settled := &msv1.Microservice{}
+		Expect(k8sClient.Get(ctx, key(cart), settled)).To(Succeed())
+		reports := service(ns, "reports", 80, dep("cart"))
+		Expect(k8sClient.Create(ctx, reports)).To(Succeed())
+		Eventually(dependencyStates(reports), timeout, interval).Should(ConsistOf("cart=Ready"))
+		Consistently(func() string {
 			live := &msv1.Microservice{}
 			_ = k8sClient.Get(ctx, key(cart), live)
-			return live.Status.Dependents
-		}, timeout, interval).Should(Equal([]string{ns + "/frontend"}))
+			return live.ResourceVersion
+		}, time.Second, interval).Should(Equal(settled.ResourceVersion))
+		Expect(plugin.Dependents(ctx, k8sClient, cart)).To(Equal([]string{"frontend", "reports"}))
 	})
 
 	It("hold a new service at zero replicas until its required dependencies are available, then start it at once", func() {
@@ -231,6 +242,7 @@ var _ = Describe("Dependencies", func() {
 			return out
 		}
 		Eventually(policyPeers, timeout, interval).Should(ConsistOf(ns + "/checkout"))
+		Expect(plugin.Dependents(ctx, k8sClient, payments)).To(ConsistOf("checkout", other+"/intruder"), "dependents in other namespaces by namespace/name")
 		np := &networkingv1.NetworkPolicy{}
 		Expect(k8sClient.Get(ctx, key(payments), np)).To(Succeed())
 		Expect(np.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{builder.LabelMicroservice: "payments"}))

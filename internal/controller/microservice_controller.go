@@ -79,11 +79,10 @@ type MicroserviceReconciler struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	applier    *ssa.Applier
-	handoff    *ssa.Applier
-	router     traffic.Router
-	statuses   statusMemo
-	dependents dependentsCoalescer
+	applier  *ssa.Applier
+	handoff  *ssa.Applier
+	router   traffic.Router
+	statuses statusMemo
 }
 
 // +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch
@@ -105,7 +104,6 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.statuses.forget(req.NamespacedName)
-			r.dependents.forget(req.NamespacedName)
 			forgetRolloutMetrics(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -120,13 +118,6 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	var obs observation
 	defer func() {
 		computeStatus(ms, obs)
-		if retErr == nil {
-			// A change of the dependents alone waits for company.
-			if wait := r.dependents.hold(base, ms, r.now()); wait > 0 {
-				result.RequeueAfter = earliest(result.RequeueAfter, wait)
-				return
-			}
-		}
 		if err := r.patchStatus(ctx, base, ms); err != nil {
 			retErr = errors.Join(retErr, err)
 		}

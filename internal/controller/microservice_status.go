@@ -81,7 +81,6 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 	}
 
 	ms.Status.Dependencies = obs.deps.statuses
-	ms.Status.Dependents = dependentNames(obs.deps.dependents)
 
 	setDependenciesReadyCondition(ms, obs.deps)
 	setAvailableCondition(ms, obs.deployment, obs.held)

@@ -52,6 +52,9 @@ var _ = Describe("The kubectl-msvc plugin", func() {
 		Expect(tree).To(MatchRegexp(`payments\s+Ready\s+http://payments\.` + ns))
 		Expect(tree).To(MatchRegexp(`ads\s+Missing`))
 		Expect(tree).NotTo(ContainSubstring("\033["))
+		out.Reset()
+		Expect(plugin.Get(ctx, k8sClient, ns, "payments", plugin.Printer{Out: &out})).To(Succeed())
+		Expect(out.String()).To(ContainSubstring("└─ dependents: checkout\n"))
 
 		By("get: coloured on a terminal")
 		out.Reset()

@@ -28,12 +28,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/graph"
 )
 
 // Printer writes with or without colour.
@@ -138,8 +140,42 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 		}
 		fmt.Fprintf(w, "│  • %-24s %s  %s\n", name, p.state(d.State), orDash(d.Address))
 	}
-	fmt.Fprintf(w, "└─ dependents: %s\n", orDash(strings.Join(ms.Status.Dependents, ", ")))
+	dependents, err := Dependents(ctx, c, ms)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "└─ dependents: %s\n", orDash(strings.Join(dependents, ", ")))
 	return nil
+}
+
+// Dependents lists the Microservices that declare ms as a dependency, by
+// name, or as "namespace/name" outside ms's namespace. The operator keeps
+// this reverse index in its cache rather than in status: a list in the
+// status of every dependency would cost it a write each time a neighbour
+// came or went. It looks in every namespace, or in ms's own when the
+// caller may not list cluster-wide.
+func Dependents(ctx context.Context, c client.Client, ms *msv1.Microservice) ([]string, error) {
+	list := &msv1.MicroserviceList{}
+	err := c.List(ctx, list)
+	if apierrors.IsForbidden(err) {
+		err = c.List(ctx, list, client.InNamespace(ms.Namespace))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the dependents of %s/%s: %w", ms.Namespace, ms.Name, err)
+	}
+	self := graph.Key{Namespace: ms.Namespace, Name: ms.Name}
+	var out []string
+	for i := range list.Items {
+		other := &list.Items[i]
+		for _, d := range other.Spec.Dependencies {
+			if builder.DependencyKey(other, d) == self {
+				out = append(out, graph.Key{Namespace: other.Namespace, Name: other.Name}.ShortIn(ms.Namespace))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 func deploymentPods(ctx context.Context, c client.Client, ns, name string) (int32, int32) {

@@ -193,13 +193,12 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 		st.Message = fmt.Sprintf("%s admits no Microservices of namespace %s: add %s to its spec.networkPolicy.allowedNamespaces", key, ms.Namespace, ms.Namespace)
 	case available == nil || available.Status != "True":
 		st.State = msv1.DependencyUnavailable
+		// Neither the dependency's message nor its reason: they count pods
+		// and say what it waits for, and copying them would rewrite the
+		// status of every dependent each time the dependency moves on (a new
+		// one first has no status, then Progressing). Its own Available
+		// condition says why; this state changes only when the state does.
 		st.Message = fmt.Sprintf("%s is not available yet", key)
-		if available != nil {
-			// The reason, not the message: the message counts pods and
-			// generations, and copying it would rewrite the status of every
-			// dependent each time one of those numbers moves.
-			st.Message += " (" + available.Reason + ")"
-		}
 	case rollingOut(target):
 		st.State, st.Message = msv1.DependencyRollingOut, fmt.Sprintf("%s is rolling out a new version", key)
 	default:
@@ -292,14 +291,3 @@ func (r *MicroserviceReconciler) syncNetworkPolicy(ctx context.Context, ms *msv1
 	return err
 }
 
-// dependentNames lists dependents as "namespace/name".
-func dependentNames(keys []graph.Key) []string {
-	if len(keys) == 0 {
-		return nil
-	}
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = k.String()
-	}
-	return out
-}

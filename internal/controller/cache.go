@@ -18,7 +18,9 @@ package controller
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -44,16 +46,22 @@ func NewScheme() (*runtime.Scheme, error) {
 
 // CacheOptions limits the operator's informers to what it manages: every
 // Microservice, and of every other kind only the objects labelled as managed
-// by the operator. managedFields are dropped from cached objects; the
-// operator never reads them and they are often the largest part of an object.
+// by the operator. Cached objects keep only what the operator reads: it
+// never reads managedFields (often the largest part of an object), and of its
+// children it reads little more than metadata, because it applies them whole
+// and notices changes by their generation and resourceVersion (see
+// internal/ssa). At thousands of Microservices the cache is most of the
+// operator's memory.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{builder.LabelManagedBy: builder.ManagedByValue})
 	return cache.Options{
 		DefaultLabelSelector: managed,
-		DefaultTransform:     cache.TransformStripManagedFields(),
+		// One transform for every kind, rather than one per kind: a kind
+		// named in ByObject must be served when the cache is built, and the
+		// Gateway API may come later.
+		DefaultTransform: trimCached,
 		ByObject: map[client.Object]cache.ByObject{
 			&msv1.Microservice{}: {Label: labels.Everything()},
-			&appsv1.Deployment{}: {Transform: stripPodTemplate},
 			// Metadata only: the operator hashes versions, never reads data.
 			metadataOf("ConfigMap"): {Label: labels.Everything()},
 			metadataOf("Secret"):    {Label: labels.Everything()},
@@ -61,15 +69,38 @@ func CacheOptions() cache.Options {
 	}
 }
 
-// stripPodTemplate drops managedFields and the pod template of a cached
-// Deployment. The operator applies the template whole and never reads it
-// back: it reads a Deployment's replicas, annotations and status, and it
-// notices a change of the template by its generation. The template is most
-// of the size of a Deployment.
-func stripPodTemplate(obj any) (any, error) {
+// lastAppliedAnnotation is where client-side kubectl apply (and Argo CD,
+// by default) keeps a whole copy of the object it applied.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// trimCached drops from an object on its way into the cache what the
+// operator never reads:
+//   - managedFields, of every kind;
+//   - a Microservice's last-applied-configuration, a second copy of its spec;
+//   - a Deployment's pod template: the operator reads its replicas,
+//     annotations and status, and notices a change of the template by the
+//     generation;
+//   - a Service's spec but its ports, which the operator keeps to its own;
+//   - the spec and status of an HPA and of a NetworkPolicy;
+//   - an HTTPRoute's spec: the operator reads only its parents' status.
+func trimCached(obj any) (any, error) {
 	obj, err := cache.TransformStripManagedFields()(obj)
-	if d, ok := obj.(*appsv1.Deployment); ok {
-		d.Spec.Template = corev1.PodTemplateSpec{}
+	switch o := obj.(type) {
+	case *msv1.Microservice:
+		if _, ok := o.Annotations[lastAppliedAnnotation]; ok {
+			delete(o.Annotations, lastAppliedAnnotation)
+		}
+	case *appsv1.Deployment:
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	case *corev1.Service:
+		o.Spec = corev1.ServiceSpec{Ports: o.Spec.Ports}
+		o.Status = corev1.ServiceStatus{}
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		o.Spec, o.Status = autoscalingv2.HorizontalPodAutoscalerSpec{}, autoscalingv2.HorizontalPodAutoscalerStatus{}
+	case *networkingv1.NetworkPolicy:
+		o.Spec = networkingv1.NetworkPolicySpec{}
+	case *gwv1.HTTPRoute:
+		o.Spec = gwv1.HTTPRouteSpec{}
 	}
 	return obj, err
 }

@@ -20,35 +20,95 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
 )
 
-func TestStripPodTemplateKeepsWhatTheOperatorReads(t *testing.T) {
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "cart", Generation: 3,
-			Annotations:   map[string]string{"apps.msvc.dev/revision": "abc"},
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "msvc-operator"}},
-		},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](2),
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "cart:1"}}}},
-		},
-		Status: appsv1.DeploymentStatus{ReadyReplicas: 2},
+func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
+	managed := []metav1.ManagedFieldsEntry{{Manager: "msvc-operator"}}
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{
+			Name: name, Generation: 3, ResourceVersion: "42", ManagedFields: managed,
+			Labels:      map[string]string{builder.LabelManagedBy: builder.ManagedByValue},
+			Annotations: map[string]string{"apps.msvc.dev/revision": "abc"},
+		}
 	}
-	out, err := stripPodTemplate(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := out.(*appsv1.Deployment)
-	switch {
-	case len(got.Spec.Template.Spec.Containers) != 0:
-		t.Errorf("pod template kept: %+v", got.Spec.Template)
-	case got.ManagedFields != nil:
-		t.Errorf("managedFields kept: %+v", got.ManagedFields)
-	case got.Generation != 3 || got.Annotations["apps.msvc.dev/revision"] != "abc" || *got.Spec.Replicas != 2 || got.Status.ReadyReplicas != 2:
-		t.Errorf("lost what the operator reads: %+v", got)
+	ms := &msv1.Microservice{ObjectMeta: meta("cart"), Spec: msv1.MicroserviceSpec{Image: "cart:1"}, Status: msv1.MicroserviceStatus{URL: "http://cart"}}
+	ms.Annotations[lastAppliedAnnotation] = `{"spec":{"image":"cart:1"}}`
+	route := &gwv1.HTTPRoute{ObjectMeta: meta("cart"), Spec: gwv1.HTTPRouteSpec{Hostnames: []gwv1.Hostname{"shop.example.com"}},
+		Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: []gwv1.RouteParentStatus{{ParentRef: gwv1.ParentReference{Name: "public"}}}}}}
+	cases := []struct {
+		name string
+		in   client.Object
+		// kept and dropped hold what must survive and what must go.
+		kept, dropped func(client.Object) bool
+	}{{
+		name: "Microservice: spec and status kept, last-applied dropped",
+		in:   ms,
+		kept: func(o client.Object) bool {
+			m := o.(*msv1.Microservice)
+			return m.Spec.Image == "cart:1" && m.Status.URL == "http://cart"
+		},
+		dropped: func(o client.Object) bool { _, ok := o.GetAnnotations()[lastAppliedAnnotation]; return !ok },
+	}, {
+		name: "Deployment: replicas and status kept, pod template dropped",
+		in: &appsv1.Deployment{ObjectMeta: meta("cart"),
+			Spec:   appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "cart:1"}}}}},
+			Status: appsv1.DeploymentStatus{ReadyReplicas: 2}},
+		kept: func(o client.Object) bool {
+			d := o.(*appsv1.Deployment)
+			return *d.Spec.Replicas == 2 && d.Status.ReadyReplicas == 2
+		},
+		dropped: func(o client.Object) bool { return len(o.(*appsv1.Deployment).Spec.Template.Spec.Containers) == 0 },
+	}, {
+		name: "Service: ports kept, the rest of the spec dropped",
+		in:   &corev1.Service{ObjectMeta: meta("cart"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}, ClusterIP: "10.0.0.1", Selector: map[string]string{"app": "cart"}}},
+		kept: func(o client.Object) bool { return o.(*corev1.Service).Spec.Ports[0].Port == 80 },
+		dropped: func(o client.Object) bool {
+			s := o.(*corev1.Service)
+			return s.Spec.ClusterIP == "" && s.Spec.Selector == nil
+		},
+	}, {
+		name:    "HPA: metadata only",
+		in:      &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: meta("cart"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 5}},
+		kept:    func(client.Object) bool { return true },
+		dropped: func(o client.Object) bool { return o.(*autoscalingv2.HorizontalPodAutoscaler).Spec.MaxReplicas == 0 },
+	}, {
+		name:    "NetworkPolicy: metadata only",
+		in:      &networkingv1.NetworkPolicy{ObjectMeta: meta("cart"), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}},
+		kept:    func(client.Object) bool { return true },
+		dropped: func(o client.Object) bool { return o.(*networkingv1.NetworkPolicy).Spec.PolicyTypes == nil },
+	}, {
+		name:    "HTTPRoute: parents' status kept, spec dropped",
+		in:      route,
+		kept:    func(o client.Object) bool { return o.(*gwv1.HTTPRoute).Status.Parents[0].ParentRef.Name == "public" },
+		dropped: func(o client.Object) bool { return o.(*gwv1.HTTPRoute).Spec.Hostnames == nil },
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := trimCached(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.(client.Object)
+			switch {
+			case got.GetManagedFields() != nil:
+				t.Errorf("managedFields kept: %+v", got.GetManagedFields())
+			case got.GetGeneration() != 3 || got.GetResourceVersion() != "42" || got.GetAnnotations()["apps.msvc.dev/revision"] != "abc" || got.GetLabels()[builder.LabelManagedBy] == "":
+				t.Errorf("lost metadata the applier fingerprints: %+v", got)
+			case !tc.kept(got):
+				t.Errorf("lost what the operator reads: %+v", got)
+			case !tc.dropped(got):
+				t.Errorf("kept what the operator never reads: %+v", got)
+			}
+		})
 	}
 }

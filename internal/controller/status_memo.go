@@ -58,8 +58,10 @@ func (s *statusMemo) restore(ms *msv1.Microservice) {
 	}
 	switch {
 	case ms.ResourceVersion == w.latest:
-		// The cache has caught up.
-		clear(w.superseded)
+		// The cache has caught up, and an informer never goes back: there
+		// is nothing left to remember. (At thousands of Microservices the
+		// memo would otherwise hold a second copy of every status.)
+		delete(s.m, types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name})
 	case w.superseded[ms.ResourceVersion]:
 		ms.Status = *w.status.DeepCopy()
 	}

@@ -51,9 +51,12 @@ func TestStatusMemo(t *testing.T) {
 			t.Errorf("copy at resourceVersion %s: phase %s, want %s", c.rv, got, c.want)
 		}
 	}
-	// Once caught up, the old versions are forgotten.
+	// Once caught up, the old versions are forgotten, and so is the status.
 	if got := phaseAfterRestore(m, "2", "Old"); got != "Old" {
 		t.Errorf("after catching up: phase %s, want Old", got)
+	}
+	if len(m.m) != 0 {
+		t.Errorf("after catching up the memo still holds %d entries", len(m.m))
 	}
 
 	other := at("1", "Old")

@@ -98,7 +98,7 @@ N ?= 1000
 
 .PHONY: bench
 bench: manifests kube-bins ## Measure the operator against the API server's own floor (N=1000; N=5000 works); prints a table, writes bench-N.json.
-	KUBEBUILDER_ASSETS="$(KUBE_BINS)" go run ./test/bench -n $(N)
+	KUBEBUILDER_ASSETS="$(KUBE_BINS)" go run ./test/bench -n $(N) $(if $(MEMORY_LIMIT),-memory-limit $(MEMORY_LIMIT))
 
 .PHONY: test-all
 test-all: test test-e2e ## The whole test suite: make test, then the end-to-end suite.

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
+	"github.com/msvc-dev/msvc-operator/internal/memlimit"
 )
 
 func main() {
@@ -67,6 +68,15 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+
+	limit, from, err := memlimit.Apply(os.Getenv)
+	if err != nil {
+		log.Error(err, "Unable to set the Go memory limit")
+		os.Exit(1)
+	}
+	if limit > 0 {
+		log.Info("Go soft memory limit set", "bytes", limit, "from", from)
+	}
 
 	scheme, err := mscontroller.NewScheme()
 	if err != nil {

@@ -138,6 +138,7 @@ func resourceOf(path string) string {
 // Result is what one run measured; it is written as JSON.
 type Result struct {
 	N            int     `json:"n"`
+	MemoryLimit  string  `json:"memoryLimit,omitempty"`
 	QPS          float32 `json:"qps"`
 	Burst        int     `json:"burst"`
 	Concurrency  int     `json:"concurrency"`
@@ -173,6 +174,7 @@ func main() {
 	burst := flag.Int("burst", 1000, "the operator's --kube-api-burst")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the manager process during the create phase to this file")
 	heapProfile := flag.String("heapprofile", "", "write a heap profile of the manager process, taken after the create phase, to this file")
+	memoryLimit := flag.String("memory-limit", "", "run the manager under this container memory limit (MEMORY_LIMIT, for example 160Mi), as the manifests do; the Go soft limit is 90% of it")
 	manager := flag.Bool(managerFlag, false, "run as the manager process (the bench starts it so)")
 	kubeconfig := flag.String("manager-kubeconfig", "", "the manager process's kubeconfig")
 	statsAddr := flag.String("stats-addr", "", "where the manager process serves its stats")
@@ -184,7 +186,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.DPanicLevel)))
 	opts := managerOptions{
 		Kubeconfig: *kubeconfig, Concurrency: *concurrency, QPS: *qps, Burst: *burst, Resync: *resync,
-		Addr: *statsAddr, CPUProfile: *cpuProfile, HeapProfile: *heapProfile,
+		Addr: *statsAddr, CPUProfile: *cpuProfile, HeapProfile: *heapProfile, MemoryLimit: *memoryLimit,
 	}
 	var err error
 	if *manager {
@@ -267,7 +269,7 @@ func run(n int, quiet time.Duration, out string, opts managerOptions) error {
 		return err
 	}
 	concurrency := opts.Concurrency
-	res := Result{N: n, Concurrency: concurrency, QPS: float32(opts.QPS), Burst: opts.Burst}
+	res := Result{N: n, Concurrency: concurrency, QPS: float32(opts.QPS), Burst: opts.Burst, MemoryLimit: opts.MemoryLimit}
 
 	// The workload, and the floor: the same children, applied by a plain loop.
 	services := workload(n)
@@ -659,6 +661,9 @@ func report(r Result) {
 	fmt.Printf("%-46s %12d\n", "  writes for the bulk change", writes(r.BulkRequests))
 	fmt.Printf("%-46s %12.0f MiB\n", "peak heap (manager process)", r.PeakHeapMiB)
 	fmt.Printf("%-46s %12.0f MiB\n", "peak RSS (manager process)", r.PeakRSSMiB)
+	if r.MemoryLimit != "" {
+		fmt.Printf("%-46s %12s\n", "  under the container memory limit", r.MemoryLimit)
+	}
 	fmt.Printf("\nrequests on create, by verb and resource:\n")
 	printRequests(r.CreateRequests)
 	fmt.Printf("requests in the quiet period:\n")

@@ -36,6 +36,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
+	"github.com/msvc-dev/msvc-operator/internal/memlimit"
 )
 
 // managerFlag runs the bench binary as the manager process alone.
@@ -53,6 +54,9 @@ type managerOptions struct {
 	// CPUProfile and HeapProfile are written between /profile/start and /profile/stop.
 	CPUProfile  string
 	HeapProfile string
+	// MemoryLimit is the container memory limit the manager runs under, as
+	// the manifests hand it over (MEMORY_LIMIT); empty for none.
+	MemoryLimit string
 }
 
 func (o managerOptions) args() []string {
@@ -80,6 +84,10 @@ type managerStats struct {
 // runManager is the manager process: the operator configured as cmd/main.go
 // configures it, its API requests counted, and its stats served on opts.Addr.
 func runManager(opts managerOptions) error {
+	// As cmd/main.go does: the soft memory limit from the container's.
+	if _, _, err := memlimit.Apply(os.Getenv); err != nil {
+		return err
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
 	if err != nil {
 		return err
@@ -197,6 +205,10 @@ func startManager(ctx context.Context, opts managerOptions) (*managerProcess, er
 	}
 	cmd := exec.CommandContext(ctx, self, opts.args()...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = os.Environ()
+	if opts.MemoryLimit != "" {
+		cmd.Env = append(cmd.Env, memlimit.EnvVar+"="+opts.MemoryLimit)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the manager process: %w", err)
 	}

@@ -1,0 +1,53 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package memlimit
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFromEnv(t *testing.T) {
+	cases := []struct {
+		name     string
+		env      map[string]string
+		want     int64
+		wantErr  string
+		wantFrom string
+	}{
+		{name: "no limit", env: map[string]string{}, want: 0, wantFrom: "no MEMORY_LIMIT"},
+		{name: "bytes, as the downward API gives them", env: map[string]string{EnvVar: "268435456"}, want: 241591910, wantFrom: "90% of MEMORY_LIMIT=268435456"},
+		{name: "a quantity", env: map[string]string{EnvVar: "160Mi"}, want: 150994944, wantFrom: "90% of MEMORY_LIMIT=160Mi"},
+		{name: "GOMEMLIMIT wins", env: map[string]string{EnvVar: "256Mi", "GOMEMLIMIT": "100MiB"}, want: 0, wantFrom: "GOMEMLIMIT=100MiB"},
+		{name: "not a quantity", env: map[string]string{EnvVar: "lots"}, wantErr: `MEMORY_LIMIT="lots" is not a memory quantity`},
+		{name: "zero", env: map[string]string{EnvVar: "0"}, wantErr: "must be positive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, from, err := FromEnv(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want || from != tc.wantFrom {
+				t.Fatalf("FromEnv = %d, %q, %v; want %d, %q", got, from, err, tc.want, tc.wantFrom)
+			}
+		})
+	}
+}

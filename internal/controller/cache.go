@@ -77,9 +77,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // operator never reads:
 //   - managedFields, of every kind;
 //   - a Microservice's last-applied-configuration, a second copy of its spec;
-//   - a Deployment's pod template: the operator reads its replicas,
-//     annotations and status, and notices a change of the template by the
-//     generation;
+//   - a Deployment's spec but its replicas: the operator reads its
+//     replicas, annotations and status, and notices a change of the pod
+//     template by the generation;
 //   - a Service's spec but its ports, which the operator keeps to its own;
 //   - the spec and status of an HPA and of a NetworkPolicy;
 //   - an HTTPRoute's spec: the operator reads only its parents' status.
@@ -91,7 +91,7 @@ func trimCached(obj any) (any, error) {
 			delete(o.Annotations, lastAppliedAnnotation)
 		}
 	case *appsv1.Deployment:
-		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}
 	case *corev1.Service:
 		o.Spec = corev1.ServiceSpec{Ports: o.Spec.Ports}
 		o.Status = corev1.ServiceStatus{}

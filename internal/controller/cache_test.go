@@ -59,15 +59,19 @@ func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
 		},
 		dropped: func(o client.Object) bool { _, ok := o.GetAnnotations()[lastAppliedAnnotation]; return !ok },
 	}, {
-		name: "Deployment: replicas and status kept, pod template dropped",
+		name: "Deployment: replicas and status kept, selector and pod template dropped",
 		in: &appsv1.Deployment{ObjectMeta: meta("cart"),
-			Spec:   appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "cart:1"}}}}},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "cart:1"}}}}},
 			Status: appsv1.DeploymentStatus{ReadyReplicas: 2}},
 		kept: func(o client.Object) bool {
 			d := o.(*appsv1.Deployment)
 			return *d.Spec.Replicas == 2 && d.Status.ReadyReplicas == 2
 		},
-		dropped: func(o client.Object) bool { return len(o.(*appsv1.Deployment).Spec.Template.Spec.Containers) == 0 },
+		dropped: func(o client.Object) bool {
+			d := o.(*appsv1.Deployment)
+			return d.Spec.Selector == nil && len(d.Spec.Template.Spec.Containers) == 0
+		},
 	}, {
 		name: "Service: ports kept, the rest of the spec dropped",
 		in:   &corev1.Service{ObjectMeta: meta("cart"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}, ClusterIP: "10.0.0.1", Selector: map[string]string{"app": "cart"}}},

@@ -290,4 +290,3 @@ func (r *MicroserviceReconciler) syncNetworkPolicy(ctx context.Context, ms *msv1
 	}), live)
 	return err
 }
-

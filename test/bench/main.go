@@ -19,8 +19,9 @@ limitations under the License.
 // It starts an envtest control plane (KUBEBUILDER_ASSETS), and for N
 // Microservices of realistic shape measures: the time from create until every
 // Microservice's children exist and its status is observed; the operator's
-// API requests by verb and resource; its writes during a quiet period longer
-// than a full resync; the requests and time of a bulk image change; and the
+// API requests by verb and resource; its writes during a quiet period that
+// begins with a full resync (every Microservice reconciled once more, on
+// demand, while the periodic resync keeps its production default); the requests and time of a bulk image change; and the
 // manager's peak heap and RSS. The manager runs as a process of its own (this
 // binary again, with -manager), configured as cmd/main.go configures it, so
 // that its memory is its own; the harness waits on informers, not on polled
@@ -39,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -47,6 +49,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -156,6 +159,8 @@ type Result struct {
 	SettleSeconds                 float64        `json:"settleSeconds"`
 	SettleRequests                map[string]int `json:"settleRequests"`
 	QuietSeconds                  float64        `json:"quietSeconds"`
+	ResyncReconciles              int            `json:"resyncReconciles"`
+	ResyncSeconds                 float64        `json:"resyncSeconds"`
 	QuietWrites                   int            `json:"quietWrites"`
 	QuietRequests                 map[string]int `json:"quietRequests"`
 	BulkSeconds                   float64        `json:"bulkChangeSeconds"`
@@ -167,8 +172,7 @@ type Result struct {
 func main() {
 	n := flag.Int("n", 1000, "Microservices")
 	concurrency := flag.Int("concurrency", 8, "concurrent reconciles, and goroutines of the floor")
-	quiet := flag.Duration("quiet", 40*time.Second, "quiet period after convergence; longer than -resync")
-	resync := flag.Duration("resync", 30*time.Second, "the manager's full resync period during the run")
+	quiet := flag.Duration("quiet", 20*time.Second, "quiet period after convergence, after a full resync")
 	out := flag.String("out", "", "JSON output file (default bench-N.json)")
 	qps := flag.Float64("qps", 500, "the operator's --kube-api-qps")
 	burst := flag.Int("burst", 1000, "the operator's --kube-api-burst")
@@ -185,7 +189,7 @@ func main() {
 	// Errors only; reconciles cancelled at shutdown are not worth reporting.
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.DPanicLevel)))
 	opts := managerOptions{
-		Kubeconfig: *kubeconfig, Concurrency: *concurrency, QPS: *qps, Burst: *burst, Resync: *resync,
+		Kubeconfig: *kubeconfig, Concurrency: *concurrency, QPS: *qps, Burst: *burst,
 		Addr: *statsAddr, CPUProfile: *cpuProfile, HeapProfile: *heapProfile, MemoryLimit: *memoryLimit,
 	}
 	var err error
@@ -258,6 +262,18 @@ func run(n int, quiet time.Duration, out string, opts managerOptions) error {
 		return fmt.Errorf("starting envtest (is KUBEBUILDER_ASSETS set? make bench sets it): %w", err)
 	}
 	defer func() { _ = env.Stop() }()
+	// An interrupted run must not leave etcd and kube-apiserver behind.
+	var onSignal atomic.Pointer[managerProcess]
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		if op := onSignal.Load(); op != nil {
+			op.stop()
+		}
+		_ = env.Stop()
+		os.Exit(130)
+	}()
 	cfg.QPS, cfg.Burst = 1000, 2000
 
 	scheme, err := mscontroller.NewScheme()
@@ -315,13 +331,14 @@ func run(n int, quiet time.Duration, out string, opts managerOptions) error {
 		return err
 	}
 	defer op.stop()
+	onSignal.Store(op)
 
 	before, err := op.requests()
 	if err != nil {
 		return err
 	}
 	if opts.CPUProfile != "" || opts.HeapProfile != "" {
-		if err := op.call("/profile/start"); err != nil {
+		if _, err := op.call("/profile/start"); err != nil {
 			return err
 		}
 	}
@@ -334,7 +351,7 @@ func run(n int, quiet time.Duration, out string, opts managerOptions) error {
 	}
 	res.CreateSeconds = time.Since(createStart).Seconds()
 	if opts.CPUProfile != "" || opts.HeapProfile != "" {
-		if err := op.call("/profile/stop"); err != nil {
+		if _, err := op.call("/profile/stop"); err != nil {
 			return err
 		}
 	}
@@ -350,7 +367,8 @@ func run(n int, quiet time.Duration, out string, opts managerOptions) error {
 	res.ChildrenPlusStatusPerMS = float64(res.Children+n) / float64(n)
 
 	// Let the last status updates settle (dependents learn of their
-	// dependencies' states), then watch a quiet period with a full resync in it.
+	// dependencies' states), then watch a quiet period that starts with a
+	// full resync: every Microservice reconciled once more, at rest.
 	settleStart := time.Now()
 	for last, still := writes(now), 0; still < 3 && time.Since(settleStart) < 2*time.Minute; {
 		time.Sleep(time.Second)
@@ -366,11 +384,20 @@ func run(n int, quiet time.Duration, out string, opts managerOptions) error {
 	res.SettleSeconds = time.Since(settleStart).Seconds()
 	res.SettleRequests = diff(now, before)
 	before = now
+	quietStart := time.Now()
+	body, err := op.call("/resync")
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	if res.ResyncReconciles, err = strconv.Atoi(body); err != nil || res.ResyncReconciles != n {
+		return fmt.Errorf("resync reconciled %q Microservices, want %d (%v)", body, n, err)
+	}
+	res.ResyncSeconds = time.Since(quietStart).Seconds()
 	time.Sleep(quiet)
 	if now, err = op.requests(); err != nil {
 		return err
 	}
-	res.QuietSeconds = quiet.Seconds()
+	res.QuietSeconds = time.Since(quietStart).Seconds()
 	res.QuietRequests = diff(now, before)
 	res.QuietWrites = writes(res.QuietRequests)
 
@@ -657,6 +684,7 @@ func report(r Result) {
 	fmt.Printf("%-46s %12.2f\n", "  target: children + 1 status write", r.ChildrenPlusStatusPerMS)
 	fmt.Printf("%-46s %12d\n", fmt.Sprintf("writes settling after convergence (%.0fs)", r.SettleSeconds), writes(diff(r.SettleRequests, r.CreateRequests)))
 	fmt.Printf("%-46s %12d\n", fmt.Sprintf("writes in %.0fs quiet (incl. a full resync)", r.QuietSeconds), r.QuietWrites)
+	fmt.Printf("%-46s %12.1f s\n", fmt.Sprintf("  the resync: %d reconciles at rest", r.ResyncReconciles), r.ResyncSeconds)
 	fmt.Printf("%-46s %12.1f s\n", "bulk image change -> all Deployments updated", r.BulkSeconds)
 	fmt.Printf("%-46s %12d\n", "  writes for the bulk change", writes(r.BulkRequests))
 	fmt.Printf("%-46s %12.0f MiB\n", "peak heap (manager process)", r.PeakHeapMiB)

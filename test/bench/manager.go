@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -32,8 +33,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 	"github.com/msvc-dev/msvc-operator/internal/memlimit"
@@ -48,7 +56,6 @@ type managerOptions struct {
 	Concurrency int
 	QPS         float64
 	Burst       int
-	Resync      time.Duration
 	// Addr is where the manager process serves its stats.
 	Addr string
 	// CPUProfile and HeapProfile are written between /profile/start and /profile/stop.
@@ -66,7 +73,6 @@ func (o managerOptions) args() []string {
 		"-concurrency", fmt.Sprint(o.Concurrency),
 		"-qps", fmt.Sprint(o.QPS),
 		"-burst", fmt.Sprint(o.Burst),
-		"-resync", o.Resync.String(),
 		"-stats-addr", o.Addr,
 		"-cpuprofile", o.CPUProfile,
 		"-heapprofile", o.HeapProfile,
@@ -101,14 +107,21 @@ func runManager(opts managerOptions) error {
 	if err != nil {
 		return err
 	}
+	// The informers' periodic resync stays at its default (about ten hours),
+	// as in production: a resync every few seconds would reconcile every
+	// Microservice again and again during a create phase that lasts minutes.
+	// The quiet period has a full resync in it all the same, on demand.
 	cacheOpts := mscontroller.CacheOptions()
-	cacheOpts.SyncPeriod = &opts.Resync
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Cache: cacheOpts, Metrics: metricsserver.Options{BindAddress: "0"}})
 	if err != nil {
 		return err
 	}
 	r := &mscontroller.MicroserviceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("msvc-operator")}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: opts.Concurrency}); err != nil {
+		return err
+	}
+	resync, err := addResync(mgr, r, opts.Concurrency)
+	if err != nil {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
@@ -135,6 +148,14 @@ func runManager(opts managerOptions) error {
 		st.PeakHeapMiB, st.PeakRSSMiB = mem.peaks()
 		_ = json.NewEncoder(w).Encode(st)
 	})
+	mux.HandleFunc("/resync", func(w http.ResponseWriter, req *http.Request) {
+		n, err := resync.run(req.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = fmt.Fprint(w, n)
+	})
 	mux.HandleFunc("/profile/start", func(w http.ResponseWriter, _ *http.Request) {
 		stop, err := prof.startCPU()
 		if err != nil {
@@ -155,6 +176,55 @@ func runManager(opts managerOptions) error {
 	go func() { _ = srv.ListenAndServe() }()
 	defer func() { _ = srv.Close() }()
 	return mgr.Start(ctx)
+}
+
+// resyncer does on demand what a periodic resync does to the operator: it
+// sends every cached Microservice through the reconciler once more. It is a
+// controller of its own with the same reconciler, fed by a channel.
+type resyncer struct {
+	cache  client.Reader
+	events chan event.GenericEvent
+	done   chan struct{}
+}
+
+func addResync(mgr ctrl.Manager, r reconcile.Reconciler, concurrency int) (*resyncer, error) {
+	rs := &resyncer{cache: mgr.GetCache(), events: make(chan event.GenericEvent), done: make(chan struct{}, 1024)}
+	counted := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		res, err := r.Reconcile(ctx, req)
+		rs.done <- struct{}{}
+		return res, err
+	})
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("bench-resync").
+		WatchesRawSource(source.Channel(rs.events, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Complete(counted)
+	return rs, err
+}
+
+// run reconciles every Microservice once and returns how many it did.
+func (rs *resyncer) run(ctx context.Context) (int, error) {
+	list := &msv1.MicroserviceList{}
+	if err := rs.cache.List(ctx, list); err != nil {
+		return 0, err
+	}
+	go func() {
+		for i := range list.Items {
+			select {
+			case rs.events <- event.GenericEvent{Object: &list.Items[i]}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for i := range list.Items {
+		select {
+		case <-rs.done:
+		case <-ctx.Done():
+			return i, ctx.Err()
+		}
+	}
+	return len(list.Items), nil
 }
 
 // memorySampler keeps the peak heap of its process.
@@ -242,16 +312,18 @@ func (p *managerProcess) requests() (map[string]int, error) {
 	return st.Requests, nil
 }
 
-func (p *managerProcess) call(path string) error {
+// call GETs path from the manager process and returns the body.
+func (p *managerProcess) call(path string) (string, error) {
 	resp, err := http.Get("http://" + p.addr + path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", path, resp.Status)
+		return "", fmt.Errorf("%s: %s: %s", path, resp.Status, body)
 	}
-	return nil
+	return string(body), err
 }
 
 func (p *managerProcess) stop() {

@@ -17,6 +17,7 @@ limitations under the License.
 package memlimit
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,27 @@ func TestFromEnv(t *testing.T) {
 				t.Fatalf("FromEnv = %d, %q, %v; want %d, %q", got, from, err, tc.want, tc.wantFrom)
 			}
 		})
+	}
+}
+
+func TestApplySetsTheRuntimeLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+
+	env := map[string]string{EnvVar: "160Mi"}
+	limit, _, err := Apply(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != limit || limit != 150994944 {
+		t.Fatalf("runtime limit %d after Apply returned %d; want 150994944", got, limit)
+	}
+
+	debug.SetMemoryLimit(before)
+	if _, _, err := Apply(func(k string) string { return map[string]string{EnvVar: "lots"}[k] }); err == nil {
+		t.Fatal("Apply accepted a limit that is not a quantity")
+	}
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("a refused limit changed the runtime's: %d, want %d", got, before)
 	}
 }

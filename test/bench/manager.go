@@ -85,6 +85,8 @@ type managerStats struct {
 	Requests    map[string]int `json:"requests"`
 	PeakHeapMiB float64        `json:"peakHeapMiB"`
 	PeakRSSMiB  float64        `json:"peakRSSMiB"`
+	// PeakAnonRSSMiB is the peak of RssAnon, sampled with the heap.
+	PeakAnonRSSMiB float64 `json:"peakAnonRSSMiB"`
 }
 
 // runManager is the manager process: the operator configured as cmd/main.go
@@ -145,7 +147,7 @@ func runManager(opts managerOptions) error {
 			st.Synced = true
 		default:
 		}
-		st.PeakHeapMiB, st.PeakRSSMiB = mem.peaks()
+		st.PeakHeapMiB, st.PeakRSSMiB, st.PeakAnonRSSMiB = mem.peaks()
 		_ = json.NewEncoder(w).Encode(st)
 	})
 	mux.HandleFunc("/resync", func(w http.ResponseWriter, req *http.Request) {
@@ -227,10 +229,11 @@ func (rs *resyncer) run(ctx context.Context) (int, error) {
 	return len(list.Items), nil
 }
 
-// memorySampler keeps the peak heap of its process.
+// memorySampler keeps the peak heap and anonymous RSS of its process.
 type memorySampler struct {
 	mu   sync.Mutex
 	heap float64
+	anon float64
 }
 
 func (m *memorySampler) run(ctx context.Context) {
@@ -239,6 +242,7 @@ func (m *memorySampler) run(ctx context.Context) {
 		runtime.ReadMemStats(&ms)
 		m.mu.Lock()
 		m.heap = max(m.heap, float64(ms.HeapAlloc)/(1<<20))
+		m.anon = max(m.anon, procStatusMiB("RssAnon"))
 		m.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -248,10 +252,10 @@ func (m *memorySampler) run(ctx context.Context) {
 	}
 }
 
-func (m *memorySampler) peaks() (heapMiB, rssMiB float64) {
+func (m *memorySampler) peaks() (heapMiB, rssMiB, anonMiB float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.heap, peakRSS()
+	return m.heap, procStatusMiB("VmHWM"), m.anon
 }
 
 // managerProcess is the manager running as a child process of the bench.

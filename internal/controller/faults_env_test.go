@@ -46,7 +46,14 @@ func useEnv(e *operatorEnv) {
 	c, err := client.New(e.cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	env, k8sClient = e, c
-	DeferCleanup(func() { env, k8sClient = savedEnv, savedClient })
+	// The suite's manager would go on reconciling what earlier specs left
+	// behind, and its reconciles would count in this spec's metrics (they
+	// share the registry): it rests until the spec ends.
+	savedEnv.stopManager()
+	DeferCleanup(func() {
+		env, k8sClient = savedEnv, savedClient
+		savedEnv.startManager()
+	})
 }
 
 var _ = Describe("The API server restarting in the middle of a canary", func() {

@@ -33,7 +33,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -127,28 +126,20 @@ type measurementLog struct {
 }
 
 func logMeasurements(ms *msv1.Microservice) *measurementLog {
-	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	w, err := wc.Watch(ctx, &msv1.MicroserviceList{}, client.InNamespace(ms.Namespace))
-	Expect(err).NotTo(HaveOccurred())
-	l := &measurementLog{metrics: map[int32]msv1.MetricResult{}, phases: map[msv1.RolloutPhase]bool{}, stop: w.Stop}
-	go func() {
-		defer GinkgoRecover()
-		for ev := range w.ResultChan() {
-			live, ok := ev.Object.(*msv1.Microservice)
-			if !ok || ev.Type == watch.Deleted || live.Name != ms.Name || live.Status.Rollout == nil {
-				continue
-			}
-			st := live.Status.Rollout
-			l.mu.Lock()
-			l.maxWeight = max(l.maxWeight, st.CanaryWeight)
-			l.phases[st.Phase] = true
-			if a := st.Analysis; a != nil && a.Measurements > 0 && len(a.Metrics) > 0 {
-				l.metrics[a.Measurements] = a.Metrics[0]
-			}
-			l.mu.Unlock()
+	l := &measurementLog{metrics: map[int32]msv1.MetricResult{}, phases: map[msv1.RolloutPhase]bool{}}
+	l.stop = watchVersions(ms, &msv1.MicroserviceList{}, func(live *msv1.Microservice) {
+		st := live.Status.Rollout
+		if st == nil {
+			return
 		}
-	}()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.maxWeight = max(l.maxWeight, st.CanaryWeight)
+		l.phases[st.Phase] = true
+		if a := st.Analysis; a != nil && a.Measurements > 0 && len(a.Metrics) > 0 {
+			l.metrics[a.Measurements] = a.Metrics[0]
+		}
+	})
 	return l
 }
 

@@ -37,7 +37,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -190,26 +189,17 @@ type rolloutRecorder struct {
 }
 
 func recordRollout(ms *msv1.Microservice) *rolloutRecorder {
-	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	w, err := wc.Watch(ctx, &msv1.MicroserviceList{}, client.InNamespace(ms.Namespace))
-	Expect(err).NotTo(HaveOccurred())
-	rec := &rolloutRecorder{stop: w.Stop, gates: map[int32]bool{}}
+	rec := &rolloutRecorder{gates: map[int32]bool{}}
 	for i, s := range ms.Spec.Rollout.Canary.Steps {
 		if s.Pause != nil && s.Pause.Duration == nil {
 			rec.gates[int32(i)] = true
 		}
 	}
-	go func() {
-		defer GinkgoRecover()
-		for ev := range w.ResultChan() {
-			live, ok := ev.Object.(*msv1.Microservice)
-			if !ok || ev.Type == watch.Deleted || live.Name != ms.Name || live.Status.Rollout == nil {
-				continue
-			}
+	rec.stop = watchVersions(ms, &msv1.MicroserviceList{}, func(live *msv1.Microservice) {
+		if live.Status.Rollout != nil {
 			rec.observe(live.Status.Rollout.DeepCopy())
 		}
-	}()
+	})
 	return rec
 }
 

@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -226,4 +227,24 @@ func argoHealth(ms *msv1.Microservice) func() string {
 		GinkgoWriter.Printf("Argo CD health of %s: %s (%s)\n", ms.Name, h.Status, h.Message)
 		return h.Status
 	}
+}
+
+// watchVersions calls each with every version of the object named like ms,
+// of the kind of list and in ms's namespace, that the API server reports,
+// until the returned stop is called. Invariant checks use it to see every
+// state an object goes through, not only the last.
+func watchVersions[T client.Object](ms *msv1.Microservice, list client.ObjectList, each func(T)) (stop func()) {
+	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	w, err := wc.Watch(ctx, list, client.InNamespace(ms.Namespace))
+	Expect(err).NotTo(HaveOccurred())
+	go func() {
+		defer GinkgoRecover()
+		for ev := range w.ResultChan() {
+			if obj, ok := ev.Object.(T); ok && ev.Type != watch.Deleted && obj.GetName() == ms.Name {
+				each(obj)
+			}
+		}
+	}()
+	return w.Stop
 }

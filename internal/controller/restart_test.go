@@ -24,7 +24,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -45,21 +44,12 @@ type trafficGuard struct {
 }
 
 func guardTraffic(ms *msv1.Microservice) *trafficGuard {
-	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	w, err := wc.Watch(ctx, &gwv1.HTTPRouteList{}, client.InNamespace(ms.Namespace))
-	Expect(err).NotTo(HaveOccurred())
-	g := &trafficGuard{stop: w.Stop}
-	go func() {
-		defer GinkgoRecover()
-		for ev := range w.ResultChan() {
-			route, ok := ev.Object.(*gwv1.HTTPRoute)
-			if !ok || ev.Type == watch.Deleted || route.Name != ms.Name || len(route.Spec.Rules) == 0 {
-				continue
-			}
+	g := &trafficGuard{}
+	g.stop = watchVersions(ms, &gwv1.HTTPRouteList{}, func(route *gwv1.HTTPRoute) {
+		if len(route.Spec.Rules) > 0 {
 			g.check(ms, route)
 		}
-	}()
+	})
 	return g
 }
 

@@ -87,9 +87,7 @@ func trimCached(obj any) (any, error) {
 	obj, err := cache.TransformStripManagedFields()(obj)
 	switch o := obj.(type) {
 	case *msv1.Microservice:
-		if _, ok := o.Annotations[lastAppliedAnnotation]; ok {
-			delete(o.Annotations, lastAppliedAnnotation)
-		}
+		delete(o.Annotations, lastAppliedAnnotation)
 	case *appsv1.Deployment:
 		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}
 	case *corev1.Service:

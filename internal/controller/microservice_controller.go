@@ -140,14 +140,6 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
-// earliest is the sooner of two requeue delays, zero meaning none.
-func earliest(a, b time.Duration) time.Duration {
-	if a == 0 || b < a {
-		return b
-	}
-	return a
-}
-
 func (r *MicroserviceReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -62,6 +63,17 @@ func boutique() []*msv1.Microservice {
 		Expect(yaml.UnmarshalStrict([]byte(text), ms)).To(Succeed(), f)
 		ms.Namespace = ns
 		out = append(out, ms)
+	}
+	return out
+}
+
+// describeDeployment spells out a Deployment's state for a failure message.
+func describeDeployment(d *appsv1.Deployment) string {
+	out := fmt.Sprintf("generation %d (observed %d), spec.replicas %d, replicas %d, updated %d, ready %d, available %d",
+		d.Generation, d.Status.ObservedGeneration, ptr.Deref(d.Spec.Replicas, 1),
+		d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)
+	for _, c := range d.Status.Conditions {
+		out += fmt.Sprintf("; %s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message)
 	}
 	return out
 }
@@ -148,6 +160,24 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 		ratio("canary", 0.999)
 	})
 
+	// A failed spec leaves what the cluster looked like in the report: the
+	// failure message alone says what differed, not why.
+	AfterEach(func() {
+		if !CurrentSpecReport().Failed() {
+			return
+		}
+		for _, args := range [][]string{
+			{"get", "nodes,microservices,deployments,replicasets,pods,hpa", "-n", ns, "-o", "wide"},
+			{"get", "events", "-n", ns, "--sort-by=.lastTimestamp"},
+			{"get", "microservices", "-n", ns, "-o", "yaml"},
+		} {
+			cmd := exec.Command(filepath.Join(kubeBins(), "kubectl"), args...)
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+			out, _ := cmd.CombinedOutput()
+			AddReportEntry("kubectl "+strings.Join(args, " "), string(out))
+		}
+	})
+
 	It("brings the boutique up in dependency order, every child healthy", func() {
 		services := boutique()
 		// asked: when a Deployment first asked for pods; ready: when it first had ready ones.
@@ -208,9 +238,27 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 				Expect(asked[ms.Name].Before(ready[d.Name])).To(BeFalse(),
 					"%s asked for pods at %v, before its dependency %s had ready pods at %v", ms.Name, asked[ms.Name], d.Name, ready[d.Name])
 			}
-			dep := &appsv1.Deployment{}
-			Expect(k8s.Get(ctx, key(ms.Name), dep)).To(Succeed())
-			Expect(dep.Status.ReadyReplicas).To(Equal(ptr.Deref(dep.Spec.Replicas, 1)), ms.Name)
+			// Ready says the service is available, which a Deployment still
+			// is while it replaces a pod; every Deployment must then settle
+			// with all its pods ready on the current template.
+			var first string
+			Eventually(func() error {
+				dep := &appsv1.Deployment{}
+				if err := k8s.Get(ctx, key(ms.Name), dep); err != nil {
+					return err
+				}
+				want, st := ptr.Deref(dep.Spec.Replicas, 1), dep.Status
+				if st.ObservedGeneration != dep.Generation || st.Replicas != want || st.UpdatedReplicas != want || st.ReadyReplicas != want {
+					if first == "" {
+						first = describeDeployment(dep)
+					}
+					return fmt.Errorf("not settled: %s", describeDeployment(dep))
+				}
+				return nil
+			}, time.Minute, 250*time.Millisecond).Should(Succeed(), ms.Name)
+			if first != "" {
+				AddReportEntry(ms.Name+" was Ready before its Deployment settled", first)
+			}
 			Expect(k8s.Get(ctx, key(ms.Name), &corev1.Service{})).To(Succeed(), ms.Name)
 		}
 		Expect(k8s.Get(ctx, key("frontend"), &autoscalingv2.HorizontalPodAutoscaler{})).To(Succeed())

@@ -35,10 +35,8 @@ package ssa
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -70,10 +68,18 @@ func RefOf(kind string, obj client.Object) Ref {
 	return Ref{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
 }
 
+// sum is a hash, kept as an array rather than a hex string: the Applier holds
+// three for every child, and at thousands of Microservices records without
+// pointers are less memory and no work for the garbage collector.
+type sum [sha256.Size]byte
+
+// fingerprintSum is a fingerprint; the zero value is an object that does not exist.
+type fingerprintSum [16]byte
+
 type record struct {
-	hash   string
-	before string // fingerprint of the live object before the apply; "" if it did not exist
-	after  string // fingerprint of the object the apply returned
+	hash   sum
+	before fingerprintSum // of the live object before the apply; zero if it did not exist
+	after  fingerprintSum // of the object the apply returned
 }
 
 // Applier applies objects and remembers what it applied. It is safe for
@@ -131,7 +137,7 @@ func (a *Applier) Forget(ref Ref) {
 	delete(a.applied, ref)
 }
 
-func (a *Applier) upToDate(ref Ref, hash, live string) bool {
+func (a *Applier) upToDate(ref Ref, hash sum, live fingerprintSum) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rec, ok := a.applied[ref]
@@ -153,28 +159,31 @@ func (a *Applier) remember(ref Ref, rec record) {
 }
 
 // fingerprint changes whenever the object's spec or metadata changes, and
-// not when only its status does. It is "" for an object that does not exist.
-func fingerprint(obj client.Object) string {
+// not when only its status does. It is zero for an object that does not
+// exist. Objects without a generation fall back to their resourceVersion.
+func fingerprint(obj client.Object) fingerprintSum {
 	if obj.GetResourceVersion() == "" {
-		return ""
+		return fingerprintSum{}
 	}
+	var data []byte
 	if obj.GetGeneration() == 0 {
-		return "rv:" + obj.GetResourceVersion()
+		data = []byte("rv:" + obj.GetResourceVersion())
+	} else {
+		data, _ = json.Marshal(struct {
+			G int64 `json:"g"`
+			L any   `json:"l"`
+			A any   `json:"a"`
+			O any   `json:"o"`
+		}{obj.GetGeneration(), obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences()})
 	}
-	meta, _ := json.Marshal(struct {
-		L any `json:"l"`
-		A any `json:"a"`
-		O any `json:"o"`
-	}{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences()})
-	sum := sha256.Sum256(meta)
-	return "gen:" + strconv.FormatInt(obj.GetGeneration(), 10) + ":" + hex.EncodeToString(sum[:8])
+	full := sha256.Sum256(data)
+	return fingerprintSum(full[:16])
 }
 
-func hashOf(desired any) (string, error) {
+func hashOf(desired any) (sum, error) {
 	data, err := json.Marshal(desired)
 	if err != nil {
-		return "", fmt.Errorf("hashing apply configuration: %w", err)
+		return sum{}, fmt.Errorf("hashing apply configuration: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return sha256.Sum256(data), nil
 }

@@ -26,7 +26,7 @@ import (
 
 func TestFingerprint(t *testing.T) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "10", Generation: 2, Labels: map[string]string{"a": "b"}}}
-	if fingerprint(&appsv1.Deployment{}) != "" {
+	if fingerprint(&appsv1.Deployment{}) != (fingerprintSum{}) {
 		t.Fatal("a missing object must have an empty fingerprint")
 	}
 	fp := fingerprint(d)
@@ -51,35 +51,48 @@ func TestFingerprint(t *testing.T) {
 	}
 
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "5"}}
-	if fingerprint(svc) != "rv:5" {
-		t.Fatalf("objects without a generation fall back to the resourceVersion, got %q", fingerprint(svc))
+	fp = fingerprint(svc)
+	if fp == (fingerprintSum{}) {
+		t.Fatal("an existing object must have a fingerprint")
+	}
+	svc.Labels = map[string]string{"a": "b"}
+	if fingerprint(svc) != fp {
+		t.Fatal("objects without a generation fall back to the resourceVersion alone")
+	}
+	svc.ResourceVersion = "6"
+	if fingerprint(svc) == fp {
+		t.Fatal("a new resourceVersion of an object without a generation must change the fingerprint")
 	}
 }
 
 func TestUpToDate(t *testing.T) {
 	a := &Applier{}
 	ref := Ref{Kind: "Deployment", Namespace: "ns", Name: "x"}
-	if a.upToDate(ref, "h", "") {
+	h, h2 := sum{1}, sum{2}
+	gen1, gen2, gen3, missing := fingerprintSum{1}, fingerprintSum{2}, fingerprintSum{3}, fingerprintSum{}
+	if a.upToDate(ref, h, missing) {
 		t.Fatal("nothing applied yet")
 	}
-	a.remember(ref, record{hash: "h", before: "gen:1", after: "gen:2"})
+	a.remember(ref, record{hash: h, before: gen1, after: gen2})
 	cases := []struct {
-		hash, live string
-		want       bool
+		name string
+		hash sum
+		live fingerprintSum
+		want bool
 	}{
-		{"h", "gen:2", true},  // what the apply returned
-		{"h", "gen:1", true},  // the cache lags behind the apply
-		{"h", "gen:3", false}, // someone edited the object
-		{"h2", "gen:2", false},
-		{"h", "", false}, // deleted
+		{"what the apply returned", h, gen2, true},
+		{"the cache lags behind the apply", h, gen1, true},
+		{"someone edited the object", h, gen3, false},
+		{"a new desired configuration", h2, gen2, false},
+		{"deleted", h, missing, false},
 	}
 	for _, c := range cases {
 		if got := a.upToDate(ref, c.hash, c.live); got != c.want {
-			t.Fatalf("upToDate(%s, %s) = %v, want %v", c.hash, c.live, got, c.want)
+			t.Fatalf("%s: upToDate = %v, want %v", c.name, got, c.want)
 		}
 	}
 	a.Forget(ref)
-	if a.upToDate(ref, "h", "gen:2") {
+	if a.upToDate(ref, h, gen2) {
 		t.Fatal("Forget must drop the record")
 	}
 }

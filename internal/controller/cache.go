@@ -83,13 +83,31 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //   - a Service's spec but its ports, which the operator keeps to its own;
 //   - the spec and status of an HPA and of a NetworkPolicy;
 //   - an HTTPRoute's spec: the operator reads only its parents' status.
+//
+// What it keeps shares one copy of the strings that repeat from object to
+// object (see internMeta).
 func trimCached(obj any) (any, error) {
 	obj, err := cache.TransformStripManagedFields()(obj)
+	if m, ok := obj.(metav1.Object); ok {
+		internMeta(m)
+	}
 	switch o := obj.(type) {
 	case *msv1.Microservice:
 		delete(o.Annotations, lastAppliedAnnotation)
+		internConditions(o.Status.Conditions)
+		for i := range o.Status.Dependencies {
+			d := &o.Status.Dependencies[i]
+			d.Namespace = cacheStrings.get(d.Namespace)
+			d.State = cacheStrings.get(d.State)
+		}
 	case *appsv1.Deployment:
 		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}
+		for i := range o.Status.Conditions {
+			c := &o.Status.Conditions[i]
+			c.Type = appsv1.DeploymentConditionType(cacheStrings.get(string(c.Type)))
+			c.Status = corev1.ConditionStatus(cacheStrings.get(string(c.Status)))
+			c.Reason = cacheStrings.get(c.Reason)
+		}
 	case *corev1.Service:
 		o.Spec = corev1.ServiceSpec{Ports: o.Spec.Ports}
 		o.Status = corev1.ServiceStatus{}
@@ -99,6 +117,9 @@ func trimCached(obj any) (any, error) {
 		o.Spec = networkingv1.NetworkPolicySpec{}
 	case *gwv1.HTTPRoute:
 		o.Spec = gwv1.HTTPRouteSpec{}
+		for i := range o.Status.Parents {
+			internConditions(o.Status.Parents[i].Conditions)
+		}
 	}
 	return obj, err
 }

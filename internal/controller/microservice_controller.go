@@ -32,6 +32,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -100,6 +101,8 @@ type MicroserviceReconciler struct {
 func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := logf.FromContext(ctx)
 
+	r.statuses.begin(req.NamespacedName)
+	defer r.statuses.end(req.NamespacedName)
 	ms := &msv1.Microservice{}
 	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -276,6 +279,20 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, dependencyIndex, indexDependencies); err != nil {
+		return err
+	}
+	// The status memo forgets a write once the cache has it.
+	informer, err := mgr.GetCache().GetInformer(context.Background(), &msv1.Microservice{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if ms, ok := obj.(*msv1.Microservice); ok {
+				r.statuses.observe(ms)
+			}
+		},
+	}); err != nil {
 		return err
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).

@@ -29,9 +29,17 @@ import (
 // (children's events often queue one right behind it) builds on the
 // remembered status instead of the stale copy, so it neither writes the same
 // status twice nor repeats a transition (and its event) it already made.
+//
+// An entry is forgotten as soon as the cache has caught up with the write:
+// when the informer delivers it (observe), or when a reconcile reads it
+// (restore). An entry the informer delivers while a reconcile of the same
+// Microservice runs is kept until that reconcile ends, since it may hold a
+// copy read before.
 type statusMemo struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]*writtenStatus
+	// inflight counts the running reconciles of each Microservice.
+	inflight map[types.NamespacedName]int
 }
 
 // maxSuperseded bounds the resourceVersions remembered per Microservice.
@@ -45,6 +53,9 @@ type writtenStatus struct {
 	// saw or produced: a cached copy at one of them is stale.
 	superseded map[string]bool
 	status     msv1.MicroserviceStatus
+	// observed is true once the cache has caught up with latest while a
+	// reconcile was running; the entry goes when the reconcile ends.
+	observed bool
 }
 
 // restore replaces ms.Status with the last written status when ms is a copy
@@ -86,7 +97,51 @@ func (s *statusMemo) record(ms *msv1.Microservice, rvBefore string) {
 		w.superseded[w.latest] = true
 	}
 	w.latest = ms.ResourceVersion
+	w.observed = false
 	w.status = *ms.Status.DeepCopy()
+}
+
+// begin marks a reconcile of key as running, before it reads the cache.
+func (s *statusMemo) begin(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil {
+		s.inflight = map[types.NamespacedName]int{}
+	}
+	s.inflight[key]++
+}
+
+// end marks a reconcile of key as finished, and forgets the entry if the
+// cache caught up with it meanwhile.
+func (s *statusMemo) end(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[key]--; s.inflight[key] > 0 {
+		return
+	}
+	delete(s.inflight, key)
+	if w, ok := s.m[key]; ok && w.observed {
+		delete(s.m, key)
+	}
+}
+
+// observe is told of every version of a Microservice the cache stores. Once
+// the cache holds the last written version, or a later one, the entry is no
+// longer needed: a reconcile that starts now reads that version or a later
+// one, and an informer never goes back.
+func (s *statusMemo) observe(ms *msv1.Microservice) {
+	key := types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.m[key]
+	if !ok || w.uid != ms.UID || w.superseded[ms.ResourceVersion] {
+		return
+	}
+	if s.inflight[key] > 0 {
+		w.observed = true
+		return
+	}
+	delete(s.m, key)
 }
 
 func (s *statusMemo) forget(key types.NamespacedName) {

@@ -19,6 +19,8 @@ package controller
 import (
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
@@ -64,5 +66,61 @@ func TestStatusMemo(t *testing.T) {
 	m.restore(other)
 	if other.Status.Rollout.Phase != "Old" {
 		t.Error("a recreated Microservice must not get the old one's status")
+	}
+}
+
+func TestStatusMemoForgetsWhatTheCacheHas(t *testing.T) {
+	ms := func(rv string) *msv1.Microservice {
+		return &msv1.Microservice{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", UID: "u1", ResourceVersion: rv},
+			Status:     msv1.MicroserviceStatus{Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhasePaused}},
+		}
+	}
+	key := types.NamespacedName{Namespace: "ns", Name: "a"}
+	held := func(m *statusMemo) bool { _, ok := m.m[key]; return ok }
+
+	m := &statusMemo{}
+	m.record(ms("2"), "1")
+	m.observe(ms("1"))
+	if !held(m) {
+		t.Fatal("the cache delivering the version before the write must not forget the write")
+	}
+	m.observe(ms("2"))
+	if held(m) {
+		t.Fatal("the cache delivering the written version must forget it")
+	}
+
+	m.record(ms("4"), "3")
+	m.observe(ms("7"))
+	if held(m) {
+		t.Fatal("a version later than the write (someone else's) must forget it too")
+	}
+
+	// A reconcile is running, and may hold a copy from before the write.
+	m.record(ms("6"), "5")
+	m.begin(key)
+	m.observe(ms("6"))
+	if !held(m) {
+		t.Fatal("the entry must stay while a reconcile runs")
+	}
+	stale := ms("5")
+	stale.Status.Rollout.Phase = msv1.RolloutPhaseProgressing
+	m.restore(stale)
+	if stale.Status.Rollout.Phase != msv1.RolloutPhasePaused {
+		t.Fatalf("a running reconcile's stale copy must get the written status, got %s", stale.Status.Rollout.Phase)
+	}
+	m.end(key)
+	if held(m) || len(m.inflight) != 0 {
+		t.Fatalf("the entry must go when the reconcile ends (entries %d, in flight %d)", len(m.m), len(m.inflight))
+	}
+
+	// A write by the running reconcile itself is not yet in the cache.
+	m.record(ms("9"), "8")
+	m.begin(key)
+	m.observe(ms("9"))
+	m.record(ms("10"), "9")
+	m.end(key)
+	if !held(m) {
+		t.Fatal("a write made after the cache caught up must be kept until the cache has it")
 	}
 }

@@ -40,6 +40,10 @@ type statusMemo struct {
 	m  map[types.NamespacedName]*writtenStatus
 	// inflight counts the running reconciles of each Microservice.
 	inflight map[types.NamespacedName]int
+	// seen is the last version the informer delivered of a Microservice
+	// while a reconcile of it ran: the watch event of a write often comes
+	// before the write's own response, and so before record.
+	seen map[types.NamespacedName]string
 }
 
 // maxSuperseded bounds the resourceVersions remembered per Microservice.
@@ -97,7 +101,7 @@ func (s *statusMemo) record(ms *msv1.Microservice, rvBefore string) {
 		w.superseded[w.latest] = true
 	}
 	w.latest = ms.ResourceVersion
-	w.observed = false
+	w.observed = s.seen[key] == ms.ResourceVersion
 	w.status = *ms.Status.DeepCopy()
 }
 
@@ -120,6 +124,7 @@ func (s *statusMemo) end(key types.NamespacedName) {
 		return
 	}
 	delete(s.inflight, key)
+	delete(s.seen, key)
 	if w, ok := s.m[key]; ok && w.observed {
 		delete(s.m, key)
 	}
@@ -133,6 +138,12 @@ func (s *statusMemo) observe(ms *msv1.Microservice) {
 	key := types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.inflight[key] > 0 {
+		if s.seen == nil {
+			s.seen = map[types.NamespacedName]string{}
+		}
+		s.seen[key] = ms.ResourceVersion
+	}
 	w, ok := s.m[key]
 	if !ok || w.uid != ms.UID || w.superseded[ms.ResourceVersion] {
 		return

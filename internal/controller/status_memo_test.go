@@ -123,4 +123,17 @@ func TestStatusMemoForgetsWhatTheCacheHas(t *testing.T) {
 	if !held(m) {
 		t.Fatal("a write made after the cache caught up must be kept until the cache has it")
 	}
+	m.observe(ms("10"))
+
+	// The watch event of a write often comes before the write's response.
+	m.begin(key)
+	m.observe(ms("12"))
+	m.record(ms("12"), "11")
+	if !held(m) {
+		t.Fatal("the entry must stay while its reconcile runs")
+	}
+	m.end(key)
+	if held(m) || len(m.seen) != 0 {
+		t.Fatalf("a write the cache delivered before its response must go when the reconcile ends (entries %d, seen %d)", len(m.m), len(m.seen))
+	}
 }

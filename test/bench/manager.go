@@ -58,7 +58,8 @@ type managerOptions struct {
 	Burst       int
 	// Addr is where the manager process serves its stats.
 	Addr string
-	// CPUProfile and HeapProfile are written between /profile/start and /profile/stop.
+	// CPUProfile is written between /profile/start and /profile/stop,
+	// HeapProfile at /profile/heap.
 	CPUProfile  string
 	HeapProfile string
 	// MemoryLimit is the container memory limit the manager runs under, as
@@ -175,6 +176,8 @@ func runManager(opts managerOptions) error {
 		if stopCPU != nil {
 			stopCPU()
 		}
+	})
+	mux.HandleFunc("/profile/heap", func(w http.ResponseWriter, _ *http.Request) {
 		if err := prof.writeHeap(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}

@@ -114,7 +114,7 @@ type DependencyStatus struct {
 	// Name and Namespace of the dependency.
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
-	// State is Ready, Missing, Unavailable, RollingOut or Denied.
+	// State is Ready, Missing, PortNotFound, Unavailable, RollingOut or Denied.
 	State string `json:"state"`
 	// Address the pods get, when the dependency exists.
 	// +optional
@@ -131,4 +131,7 @@ const (
 	DependencyUnavailable = "Unavailable"
 	DependencyRollingOut  = "RollingOut"
 	DependencyDenied      = "Denied"
+	// DependencyPortNotFound: the dependency exists but has no port of the
+	// name asked for, or no ports at all (a worker cannot be called).
+	DependencyPortNotFound = "PortNotFound"
 )

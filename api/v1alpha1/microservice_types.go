@@ -53,7 +53,9 @@ type MicroserviceSpec struct {
 	Args []string `json:"args,omitempty"`
 
 	// Ports are the ports the service listens on. Each becomes a port of the
-	// Service and of the container.
+	// Service and of the container. A service without ports (a worker, a
+	// queue consumer, a load generator) gets no Service, no URL and no
+	// ingress; it may depend on others, but nothing can depend on it.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.name == p.name))",message="spec.ports[].name must be unique: give each entry its own name"
 	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.port == p.port))",message="spec.ports[].port must be unique: give each entry its own port number"
@@ -113,6 +115,38 @@ type MicroserviceSpec struct {
 	// field set here overrides that default, and fields left unset keep it.
 	// +optional
 	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
+
+	// VolumeMounts mount volumes of spec.pod.volumes into the service's
+	// container. A writable emptyDir mounted at /tmp, for example, is what
+	// most images need beside the default read-only root filesystem.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=mountPath
+	// +optional
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+
+	// Lifecycle hooks of the service's container: postStart, and preStop,
+	// which runs before SIGTERM (for example a sleep that lets load
+	// balancers stop sending traffic first).
+	// +optional
+	Lifecycle *corev1.Lifecycle `json:"lifecycle,omitempty"`
+
+	// WorkingDir is the container's working directory; the image's when unset.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	WorkingDir string `json:"workingDir,omitempty"`
+
+	// Pod holds the rest of the pod template: volumes, init containers and
+	// sidecars, scheduling (nodeSelector, tolerations, affinity, topology
+	// spread), image pull secrets, pod labels and annotations, priority and
+	// termination grace period.
+	// +optional
+	Pod *PodOptions `json:"pod,omitempty"`
+
+	// DisruptionBudget configures the service's PodDisruptionBudget, which
+	// exists by default while the service runs at least 2 pods.
+	// +optional
+	DisruptionBudget *DisruptionBudget `json:"disruptionBudget,omitempty"`
 
 	// Route, when set, exposes the service through a Gateway API HTTPRoute.
 	// +optional

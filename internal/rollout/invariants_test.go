@@ -19,6 +19,7 @@ package rollout
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ type invariants struct {
 	minStab int32  // smallest stable replica count since the weight was last raised
 	acted   map[string]bool
 	stale   map[string]bool
+	// started: the service has run pods (a new service has not, at first).
+	started, depsInit bool
 }
 
 type violation struct {
@@ -93,6 +96,10 @@ var controls = []struct {
 }
 
 func (v *invariants) check(s *sim, r tickRecord) {
+	v.checkDependencies(s, r)
+	if s.sc.canary == nil {
+		return
+	}
 	d, obs := r.d, r.obs
 	st := d.Status
 	w := st.CanaryWeight
@@ -319,5 +326,46 @@ func TestInvariantsCatchViolations(t *testing.T) {
 				t.Errorf("invariant %q not reported; reported: %q", tc.want, s.inv.order)
 			}
 		})
+	}
+}
+
+// checkDependencies: no pod of a service that has never started runs before
+// its required dependencies are available; no new version (rolling update or
+// canary) starts while a dependency that gates it is unavailable or rolling
+// out, unless a canary was already under way; and the status says the
+// service waits only while it does.
+func (v *invariants) checkDependencies(s *sim, r tickRecord) {
+	d, obs := r.d, r.obs
+	if !v.depsInit {
+		v.depsInit, v.started = true, !s.sc.newService
+	}
+	if !v.started && obs.Dependencies.StartBlocked() && s.stable.replicas > 0 {
+		v.fail(r, "no pod before the required dependencies are available", "stable has %d replicas while %v are not available",
+			s.stable.replicas, obs.Dependencies.NotAvailable)
+	}
+	if !v.started && obs.Dependencies.StartBlocked() && (s.canary.replicas > 0 || d.CanaryReplicas > 0) {
+		v.fail(r, "no canary before the service has started", "canary %d replicas", s.canary.replicas)
+	}
+	if s.stable.exists && !s.stable.held && s.stable.replicas > 0 {
+		v.started = true
+	}
+	blocked := obs.Dependencies.RolloutBlocked() && obs.StableRevision != "" && !obs.StableHeld
+	if blocked && !Active(r.prev) && obs.StableRevision != obs.DesiredRevision {
+		if s.stable.revision != obs.StableRevision {
+			v.fail(r, "a new version waits for the dependencies that gate it", "stable went from %s to %s while %v gate it",
+				obs.StableRevision, s.stable.revision, obs.Dependencies.Gating)
+		}
+		if d.Status.Phase == msv1.RolloutPhaseProgressing {
+			v.fail(r, "a new version waits for the dependencies that gate it", "a canary started while %v gate it", obs.Dependencies.Gating)
+		}
+		if d.Waiting == "" {
+			v.fail(r, "a wait is reported", "nothing says the new version waits for %v", obs.Dependencies.Gating)
+		}
+	}
+	if d.Waiting == "" && strings.Contains(d.Status.Message, "waits for dependencies") {
+		v.fail(r, "the status says it waits only while it does", "message %q without a wait", d.Status.Message)
+	}
+	if !d.Hold && strings.Contains(d.Status.Message, "Held at zero replicas") {
+		v.fail(r, "the status says it waits only while it does", "message %q without a hold", d.Status.Message)
 	}
 }

@@ -62,6 +62,14 @@ type Observation struct {
 	// controller has not yet observed a scale-up: the ready pods still serve.
 	CanaryServingReplicas int32
 
+	// StableHeld is true when the stable Deployment exists at zero replicas,
+	// held for its dependencies: it has never served, so StableRevision is
+	// "" and its first version needs no canary.
+	StableHeld bool
+
+	// Dependencies is the state of the required dependencies.
+	Dependencies Dependencies
+
 	// HasRoute is true when a router splits traffic by weights.
 	HasRoute bool
 	// RouterName names that router in the status ("GatewayAPI" when empty).
@@ -75,6 +83,35 @@ type Observation struct {
 	// Measurement is the analysis measurement the reconciler took in this
 	// reconcile because MeasurementDue said so; nil otherwise.
 	Measurement *Measurement
+}
+
+// Dependencies is what the reconciler saw of the service's required
+// dependencies. Optional dependencies never hold anything back and are not
+// in it.
+type Dependencies struct {
+	// NotAvailable lists the required dependencies that are not available,
+	// for example "payments (Unavailable)". While it is not empty, a
+	// service that has never started stays at zero replicas.
+	NotAvailable []string
+	// Gating lists the dependencies that hold back a new version: required
+	// ones without ignoreRollouts that are not available or roll out themselves.
+	Gating []string
+	// Cycle spells out a dependency cycle through the service; a cycle
+	// holds back both start-up and new versions.
+	Cycle string
+}
+
+// StartBlocked is true while a service that has never started must wait.
+func (d Dependencies) StartBlocked() bool { return len(d.NotAvailable) > 0 || d.Cycle != "" }
+
+// RolloutBlocked is true while a new version must wait.
+func (d Dependencies) RolloutBlocked() bool { return len(d.Gating) > 0 || d.Cycle != "" }
+
+func (d Dependencies) describe(list []string) string {
+	if d.Cycle != "" {
+		return "the dependency cycle " + d.Cycle
+	}
+	return strings.Join(list, ", ")
 }
 
 // Measurement is the outcome of one query of every metric.
@@ -99,6 +136,13 @@ type Decision struct {
 	// UpdateStable is true when the stable Deployment gets the spec's pod
 	// template; false keeps its current template.
 	UpdateStable bool
+	// Hold is true while a service that has never started waits for its
+	// required dependencies: the stable Deployment gets the spec's template
+	// at zero replicas (no autoscaler), and no canary runs.
+	Hold bool
+	// Waiting says why a new version waits for dependencies; "" when it
+	// does not. The stable Deployment keeps its template meanwhile.
+	Waiting string
 	// CanaryReplicas is the canary Deployment's replica count; its template
 	// is always the spec's.
 	CanaryReplicas int32
@@ -159,20 +203,25 @@ func interval(c *msv1.Canary) time.Duration {
 	return DefaultInterval
 }
 
-// Plan decides the next action of a canary rollout.
+// Plan decides the next action of a rollout: a canary with c, a rolling
+// update without (prev is then ignored, and Status is left empty). Both
+// strategies first hold a service that has never started until its required
+// dependencies are available, and a new version while a dependency that
+// gates it is unavailable or rolling out; a canary already under way is not
+// held back, so that its traffic is never left on pods being replaced.
 func Plan(c *msv1.Canary, prev *msv1.RolloutStatus, obs Observation) Decision {
+	if c == nil {
+		return planRollingUpdate(obs)
+	}
 	p := &planner{c: c, obs: obs}
 	if prev != nil {
 		p.st = *prev.DeepCopy()
 		p.prevWeight = prev.CanaryWeight
 	}
-	p.st.TrafficRouting = "ReplicaRatio"
-	if obs.HasRoute {
-		p.st.TrafficRouting = obs.RouterName
-		if obs.RouterName == "" {
-			p.st.TrafficRouting = "GatewayAPI"
-		}
+	if p.gate() {
+		return p.decision()
 	}
+	p.st.TrafficRouting = p.routing()
 	p.plan()
 	return p.decision()
 }
@@ -186,6 +235,8 @@ type planner struct {
 	prevWeight int32
 
 	updateStable   bool
+	hold           bool
+	waiting        string
 	canaryReplicas int32
 	requeue        time.Duration
 	events         []Event
@@ -193,10 +244,78 @@ type planner struct {
 
 func (p *planner) decision() Decision {
 	return Decision{
-		Status: p.st, UpdateStable: p.updateStable, CanaryReplicas: p.canaryReplicas,
-		RouteWeight:  RouteWeight(p.st.CanaryWeight, p.obs),
-		RequeueAfter: p.requeue, Events: p.events,
+		Status: p.st, UpdateStable: p.updateStable, Hold: p.hold, Waiting: p.waiting,
+		CanaryReplicas: p.canaryReplicas,
+		RouteWeight:    RouteWeight(p.st.CanaryWeight, p.obs),
+		RequeueAfter:   p.requeue, Events: p.events,
 	}
+}
+
+// planRollingUpdate is the rolling update's whole plan: the stable
+// Deployment follows the spec, unless the dependencies hold it.
+func planRollingUpdate(obs Observation) Decision {
+	deps := obs.Dependencies
+	switch {
+	case neverStarted(obs) && deps.StartBlocked():
+		return Decision{UpdateStable: true, Hold: true}
+	case !neverStarted(obs) && obs.StableRevision != obs.DesiredRevision && deps.RolloutBlocked():
+		return Decision{Waiting: waitingFor(obs)}
+	}
+	return Decision{UpdateStable: true}
+}
+
+// neverStarted is true when the stable Deployment does not exist yet or is
+// still held at zero replicas.
+func neverStarted(obs Observation) bool { return obs.StableRevision == "" || obs.StableHeld }
+
+func waitingFor(obs Observation) string {
+	return "Revision " + obs.DesiredRevision + " waits for dependencies: " + obs.Dependencies.describe(obs.Dependencies.Gating)
+}
+
+// gate holds the canary strategy for dependencies, the way
+// planRollingUpdate does, and reports whether it did: a service that has
+// never started waits at zero replicas, and a new version that is not
+// already being delivered waits with the stable track as it is.
+func (p *planner) gate() bool {
+	obs := p.obs
+	deps := obs.Dependencies
+	switch {
+	case neverStarted(obs) && deps.StartBlocked():
+		p.hold = true
+		p.updateStable = true
+		p.st.Phase = msv1.RolloutPhaseIdle
+		p.st.Message = "Held at zero replicas until its required dependencies are available: " + deps.describe(deps.NotAvailable)
+		p.st.CanaryRevision, p.st.CurrentStep, p.st.StepStartedAt = "", nil, nil
+		p.st.TrafficRouting = p.routing()
+		p.drainCanary()
+		return true
+	case !neverStarted(obs) && obs.StableRevision != obs.DesiredRevision && deps.RolloutBlocked() && !p.active():
+		if p.st.Phase == "" {
+			p.st.Phase = msv1.RolloutPhaseIdle
+		}
+		p.waiting = waitingFor(obs)
+		// A rolled-back or aborted rollout keeps the message that says why
+		// (the Degraded condition shows it); the Reconciling condition
+		// says what the new version waits for.
+		if p.st.Phase == msv1.RolloutPhaseIdle || p.st.Phase == msv1.RolloutPhaseSucceeded {
+			p.st.Message = p.waiting
+		}
+		p.st.StableRevision = obs.StableRevision
+		p.st.TrafficRouting = p.routing()
+		p.drainCanary()
+		return true
+	}
+	return false
+}
+
+func (p *planner) routing() string {
+	switch {
+	case !p.obs.HasRoute:
+		return "ReplicaRatio"
+	case p.obs.RouterName == "":
+		return "GatewayAPI"
+	}
+	return p.obs.RouterName
 }
 
 // RouteWeight is the canary's share of the route's traffic for the status's
@@ -240,7 +359,7 @@ func (p *planner) plan() {
 	// rollout had happened.
 	resuming := p.st.CanaryRevision == obs.DesiredRevision && p.active()
 	// First version, or nothing to deliver: the stable track runs the spec.
-	if obs.StableRevision == "" || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming {
+	if neverStarted(obs) || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming {
 		// Control values written while nothing is delivered (too late for
 		// the last rollout) are not requests for the next one.
 		p.st.HandledPromote, p.st.HandledPromoteFull = obs.Promote, obs.PromoteFull
@@ -293,11 +412,18 @@ func (p *planner) settle(revision string) {
 		p.event(false, "RolloutCancelled", "The spec is back at the stable revision %s; removing the canary", revision)
 		p.st.Message = "The spec is back at the stable revision; canary removed"
 	}
+	cancelled := p.active() && p.st.CanaryRevision != revision
 	if p.st.Phase == "" || p.active() {
 		p.st.Phase = msv1.RolloutPhaseIdle
 	}
-	if p.st.Phase == msv1.RolloutPhaseIdle && p.st.Message == "" {
+	// Whatever the last message said (a wait for dependencies, a hold),
+	// nothing is being delivered now.
+	switch {
+	case cancelled:
+	case p.st.Phase == msv1.RolloutPhaseIdle:
 		p.st.Message = "No rollout in progress"
+	case p.st.Phase == msv1.RolloutPhaseSucceeded:
+		p.st.Message = "Revision " + revision + " promoted"
 	}
 	p.updateStable = true
 	p.st.StableRevision = revision

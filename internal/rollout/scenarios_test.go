@@ -534,5 +534,80 @@ func scenarios() []scenario {
 					}
 				}),
 		},
+		{
+			name: "held-at-start",
+			doc: []string{
+				"A new canary-strategy service whose required dependency is not available: its stable",
+				"Deployment is created at zero replicas (held, no canary), with the spec's template, so",
+				"that the template it starts with is complete. The dependency becomes available but",
+				"rolls out: start-up waits only for availability, so the service starts, its first",
+				"version straight on the stable track. Its next version waits while the dependency",
+				"rolls out, then is delivered as a canary; no message says it waits once it does not.",
+			},
+			canary:         typical(),
+			newService:     true,
+			stableReplicas: 2,
+			deps:           Dependencies{NotAvailable: []string{"payments (Unavailable)"}, Gating: []string{"payments (Unavailable)"}},
+			ticks:          16,
+			hooks: []hook{
+				atTick(2, dependencies(nil, []string{"payments (RollingOut)"})),
+				atTick(4, specRevision("rev2")),
+				atTick(6, dependencies(nil, nil)),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.tick < 2 && (!r.d.Hold || !s.stable.held || s.stable.replicas != 0) {
+						s.inv.fail(r, "scenario: held at zero replicas", "hold %v, stable %s", r.d.Hold, s.stable.String())
+					}
+				}),
+		},
+		{
+			name: "held-at-start-rolling-update",
+			doc: []string{
+				"The same story with the RollingUpdate strategy: held at zero replicas with the spec's",
+				"template, started as soon as the dependency is available, the next version held while",
+				"the dependency rolls out and rolled out once it is ready.",
+			},
+			newService:     true,
+			stableReplicas: 2,
+			deps:           Dependencies{NotAvailable: []string{"payments (Missing)"}, Gating: []string{"payments (Missing)"}},
+			ticks:          9,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(3, dependencies(nil, []string{"payments (RollingOut)"})),
+				atTick(5, specRevision("rev3")),
+				atTick(7, dependencies(nil, nil)),
+			},
+			check: func(s *sim, r tickRecord) {
+				if r.tick == s.sc.ticks-1 && s.stable.revision != "rev3" {
+					s.inv.fail(r, "scenario: final state", "stable %s, want rev3", s.stable.String())
+				}
+			},
+		},
+		{
+			name: "canary-under-way-not-held",
+			doc: []string{
+				"A dependency starts rolling out while a canary is under way: the canary goes on (its",
+				"traffic is never left on pods being replaced), and a newer revision restarts it from",
+				"step 1. Once it is promoted, the next revision waits for the dependency; the spec set",
+				"back to the stable revision ends the wait, and the status says so.",
+			},
+			canary:         canarySpec(nil, setWeight(20), pauseFor(time.Minute), setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			ticks:          20,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 2), dependencies(nil, []string{"payments (RollingOut)"})),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 4), specRevision("rev3")),
+				when(phaseIs(msv1.RolloutPhaseSucceeded), specRevision("rev4")),
+				atTick(16, specRevision("rev3")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev3", 0),
+				func(s *sim, r tickRecord) {
+					if s.desired == "rev4" && r.d.Waiting == "" && !hasEvent(r.d, "RolloutStarted") {
+						s.inv.fail(r, "scenario: rev4 waits", "rev4 not held while payments rolls out")
+					}
+				}),
+		},
 	}
 }

@@ -51,7 +51,9 @@ const never = -1
 // of its template, its replica count and how many pods of that template are
 // ready.
 type simDeployment struct {
-	exists   bool
+	exists bool
+	// held: at zero replicas, waiting for the service's dependencies.
+	held     bool
 	revision string
 	replicas int32
 	ready    int32
@@ -126,6 +128,9 @@ func (d *simDeployment) String() string {
 	if !d.exists {
 		return "-"
 	}
+	if d.held {
+		return fmt.Sprintf("%s %d/%d(held)", d.revision, d.ready, d.replicas)
+	}
 	return fmt.Sprintf("%s %d/%d", d.revision, d.ready, d.replicas)
 }
 
@@ -133,10 +138,17 @@ func (d *simDeployment) String() string {
 type scenario struct {
 	name string
 	// doc says what the scenario shows; it heads the golden file.
-	doc    []string
+	doc []string
+	// canary is the canary strategy's spec; nil is a rolling update.
 	canary *msv1.Canary
-	// stableReplicas of the stable Deployment at t=0 (running rev1).
+	// stableReplicas of the stable Deployment at t=0 (running rev1), and
+	// the spec's replica count.
 	stableReplicas int32
+	// newService starts with no Deployment at all: the Microservice has
+	// just been created.
+	newService bool
+	// deps is the state of the dependencies at t=0.
+	deps Dependencies
 	// canaryReadyAfter and stableReadyAfter are the readiness delays of new
 	// pods, in reconciles (see simDeployment.readyAfter).
 	canaryReadyAfter, stableReadyAfter int
@@ -201,6 +213,19 @@ func hpaScale(n int32) action {
 	}}
 }
 
+// dependencies sets what the reconciler sees of the required dependencies:
+// those not available, and those that gate a new version.
+func dependencies(notAvailable, gating []string) action {
+	what := "dependencies: all ready"
+	if len(notAvailable)+len(gating) > 0 {
+		what = fmt.Sprintf("dependencies: not available %v, gating new versions %v", notAvailable, gating)
+	}
+	return action{what, func(s *sim) {
+		s.deps = Dependencies{NotAvailable: notAvailable, Gating: gating}
+		s.wake()
+	}}
+}
+
 func canaryReadyAfter(n int) action {
 	what := "from now on new canary pods are ready " + describeDelay(n)
 	return action{what, func(s *sim) { s.canary.readyAfter = n }}
@@ -242,6 +267,7 @@ type sim struct {
 
 	desired     string
 	annotations map[string]string
+	deps        Dependencies
 	stable      simDeployment
 	canary      simDeployment
 	// weight is the canary weight applied to the HTTPRoute.
@@ -285,11 +311,15 @@ func newSim(sc *scenario) *sim {
 		stable: simDeployment{exists: true, revision: "rev1", replicas: sc.stableReplicas, ready: sc.stableReplicas,
 			readyAfter: sc.stableReadyAfter},
 		canary:      simDeployment{readyAfter: sc.canaryReadyAfter},
+		deps:        sc.deps,
 		now:         simEpoch,
 		lastTick:    simEpoch,
 		fired:       make([]bool, len(sc.hooks)),
 		restartedAt: -1,
 		inv:         newInvariants(),
+	}
+	if sc.newService {
+		s.stable = simDeployment{readyAfter: sc.stableReadyAfter}
 	}
 	s.lines = append(s.lines, s.header()...)
 	return s
@@ -323,8 +353,10 @@ func (s *sim) observe() Observation {
 		PromoteFull:     s.annotations[msv1.PromoteFullAnnotation],
 		Abort:           s.annotations[msv1.AbortAnnotation],
 		Retry:           s.annotations[msv1.RetryAnnotation],
+		Dependencies:    s.deps,
 	}
 	if s.stable.exists {
+		o.StableHeld = s.stable.held
 		o.StableRevision = s.stable.revision
 		o.StableReady = s.stable.ready == s.stable.replicas
 		o.StableReplicas = s.stable.replicas
@@ -391,14 +423,28 @@ func (s *sim) runTick() {
 	rec := tickRecord{tick: s.tick, now: s.now, prev: prev, obs: obs, d: d, prevWeight: s.weight}
 	s.weight = d.RouteWeight
 	if d.UpdateStable {
+		// A held Deployment runs the spec's template at zero replicas; the
+		// release scales it to the spec's count in the same apply.
+		switch {
+		case d.Hold && (!s.stable.exists || s.stable.held):
+			s.stable.exists, s.stable.held = true, true
+			s.stable.scale(0, s.tick)
+		case !s.stable.exists || s.stable.held:
+			s.stable.exists, s.stable.held = true, false
+			s.stable.setTemplate(s.desired, s.tick)
+			s.stable.scale(s.sc.stableReplicas, s.tick)
+		}
 		s.stable.setTemplate(s.desired, s.tick)
 	}
-	s.canary.exists = true
-	s.canary.setTemplate(s.desired, s.tick) // the canary's template is always the spec's
-	s.canary.scale(d.CanaryReplicas, s.tick)
-	raw, err := json.Marshal(d.Status)
-	if err != nil {
-		panic(err)
+	var raw []byte
+	if s.sc.canary != nil {
+		s.canary.exists = true
+		s.canary.setTemplate(s.desired, s.tick) // the canary's template is always the spec's
+		s.canary.scale(d.CanaryReplicas, s.tick)
+		var err error
+		if raw, err = json.Marshal(d.Status); err != nil {
+			panic(err)
+		}
 	}
 	if s.loseStatus {
 		s.loseStatus = false
@@ -448,12 +494,17 @@ func (s *sim) header() []string {
 	for _, l := range sc.doc {
 		out = append(out, "# "+l)
 	}
-	var steps []string
-	for _, st := range sc.canary.Steps {
-		steps = append(steps, describeStep(st))
+	if sc.canary == nil {
+		out = append(out, "# strategy: RollingUpdate")
+	} else {
+		var steps []string
+		for _, st := range sc.canary.Steps {
+			steps = append(steps, describeStep(st))
+		}
+		out = append(out, "# steps: "+strings.Join(steps, ", "))
 	}
-	out = append(out, "# steps: "+strings.Join(steps, ", "))
-	if a := sc.canary.Analysis; a != nil {
+	if a := sc.canary; a != nil && a.Analysis != nil {
+		a := a.Analysis
 		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d (conclusive), failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
 			interval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
 			sc.measurements, sc.defaultOutcome()))
@@ -462,9 +513,16 @@ func (s *sim) header() []string {
 	if sc.noRoute {
 		routing = "replica ratio (no route)"
 	}
+	start := fmt.Sprintf("stable rev1 with %d replicas", sc.stableReplicas)
+	if sc.newService {
+		start = fmt.Sprintf("a new service (no Deployment yet) of %d replicas", sc.stableReplicas)
+	}
+	if d := sc.deps; d.StartBlocked() || d.RolloutBlocked() {
+		start += fmt.Sprintf(", dependencies not available %v, gating new versions %v", d.NotAvailable, d.Gating)
+	}
 	out = append(out,
-		fmt.Sprintf("# cluster: stable rev1 with %d replicas; new canary pods ready %s, new stable pods %s; traffic split by %s",
-			sc.stableReplicas, describeDelay(sc.canaryReadyAfter), describeDelay(sc.stableReadyAfter), routing),
+		fmt.Sprintf("# cluster: %s; new canary pods ready %s, new stable pods %s; traffic split by %s",
+			start, describeDelay(sc.canaryReadyAfter), describeDelay(sc.stableReadyAfter), routing),
 		fmt.Sprintf("# clock: next reconcile at the requeue, or %s later when nothing is requeued or pods are starting; %s after a change (spec, annotation, HPA, restart)",
 			s.clockStep(), watchDelay),
 		"# columns: [tick] time, phase, step (1-based), route weight, canary/stable Deployment (revision ready/replicas at the end of the tick),",
@@ -505,6 +563,16 @@ func clock(d time.Duration) string {
 }
 
 func (s *sim) line(r tickRecord) string {
+	if s.sc.canary == nil {
+		out := fmt.Sprintf("[%02d] t=%-6s stable=%s", r.tick, clock(r.now.Sub(simEpoch)), s.stable.String())
+		if !r.d.UpdateStable {
+			out += " (template kept)"
+		}
+		if r.d.Waiting != "" {
+			out += " | waiting " + r.d.Waiting
+		}
+		return out
+	}
 	st := r.d.Status
 	step := "-"
 	if st.CurrentStep != nil {
@@ -538,6 +606,9 @@ func (s *sim) line(r tickRecord) string {
 			kind = "warning"
 		}
 		fmt.Fprintf(&b, " | %s %s: %s", kind, e.Reason, e.Message)
+	}
+	if r.d.Waiting != "" {
+		b.WriteString(" waiting")
 	}
 	fmt.Fprintf(&b, " | msg %s", st.Message)
 	return b.String()

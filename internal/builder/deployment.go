@@ -102,7 +102,11 @@ func Deployment(ms *msv1.Microservice, replicas ReplicasDecision, in PodInputs) 
 		WithAnnotations(annotations)
 }
 
-// PodTemplate is the pod template of ms's workload.
+// PodTemplate is the pod template of ms's workload: the service's container
+// first, then spec.pod (see podOptions). labels are the operator's labels of
+// the pods; they win over spec.pod.labels, and their apps.msvc.dev/microservice
+// and apps.msvc.dev/track select the pods of a topology spread constraint
+// that names none.
 func PodTemplate(ms *msv1.Microservice, labels map[string]string, in PodInputs) *corev1ac.PodTemplateSpecApplyConfiguration {
 	pod := corev1ac.PodSpec().
 		WithContainers(Container(ms, in.DependencyEnv)).
@@ -110,11 +114,12 @@ func PodTemplate(ms *msv1.Microservice, labels map[string]string, in PodInputs) 
 	if ms.Spec.ServiceAccountName != "" {
 		pod.WithServiceAccountName(ms.Spec.ServiceAccountName)
 	}
+	podOptions(pod, ms, trackSelector(labels))
 	tmpl := corev1ac.PodTemplateSpec().
-		WithLabels(labels).
+		WithLabels(podLabels(ms, labels)).
 		WithSpec(pod)
-	if in.ConfigHash != "" {
-		tmpl.WithAnnotations(map[string]string{AnnotationConfigHash: in.ConfigHash})
+	if a := podAnnotations(ms, in); len(a) > 0 {
+		tmpl.WithAnnotations(a)
 	}
 	return tmpl
 }
@@ -128,7 +133,7 @@ func Container(ms *msv1.Microservice, dependencyEnv []corev1.EnvVar) *corev1ac.C
 	c := corev1ac.Container().
 		WithName(DefaultContainerName).
 		WithImage(s.Image).
-		WithSecurityContext(containerSecurityContext(ms))
+		WithSecurityContext(containerSecurityContext(s.SecurityContext, s.PodSecurityContext))
 	if s.ImagePullPolicy != "" {
 		c.WithImagePullPolicy(s.ImagePullPolicy)
 	}
@@ -137,6 +142,9 @@ func Container(ms *msv1.Microservice, dependencyEnv []corev1.EnvVar) *corev1ac.C
 	}
 	if len(s.Args) > 0 {
 		c.WithArgs(s.Args...)
+	}
+	if s.WorkingDir != "" {
+		c.WithWorkingDir(s.WorkingDir)
 	}
 	for _, p := range s.Ports {
 		c.WithPorts(corev1ac.ContainerPort().
@@ -171,6 +179,12 @@ func Container(ms *msv1.Microservice, dependencyEnv []corev1.EnvVar) *corev1ac.C
 		if s.Probes.Startup != nil {
 			c.WithStartupProbe(probe(s.Probes.Startup))
 		}
+	}
+	for i := range s.VolumeMounts {
+		c.WithVolumeMounts(convert[corev1ac.VolumeMountApplyConfiguration](&s.VolumeMounts[i]))
+	}
+	if s.Lifecycle != nil {
+		c.WithLifecycle(convert[corev1ac.LifecycleApplyConfiguration](s.Lifecycle))
 	}
 	return c
 }
@@ -208,14 +222,15 @@ func podSecurityContext(ms *msv1.Microservice) *corev1ac.PodSecurityContextApply
 	return sc
 }
 
-// containerSecurityContext is the user's container security context with every
-// field the user leaves unset set to its restricted value: no privilege
+// containerSecurityContext is a container's own security context (user) with
+// every field it leaves unset set to its restricted value: no privilege
 // escalation, a read-only root filesystem, all capabilities dropped, non-root
 // and the RuntimeDefault seccomp profile. Relaxing one of them relaxes only
-// that one. The user and seccomp profile the user sets for the pod govern its
-// container, which then does not repeat them.
-func containerSecurityContext(ms *msv1.Microservice) *corev1ac.SecurityContextApplyConfiguration {
-	user := ms.Spec.SecurityContext
+// that one, on that container. The user and seccomp profile the user sets for
+// the pod (pod, spec.podSecurityContext) govern every container, which then
+// does not repeat them. It is the same for the service's container, the init
+// containers and the sidecars.
+func containerSecurityContext(user *corev1.SecurityContext, pod *corev1.PodSecurityContext) *corev1ac.SecurityContextApplyConfiguration {
 	sc := corev1ac.SecurityContext()
 	if user != nil {
 		sc = convert[corev1ac.SecurityContextApplyConfiguration](user)
@@ -228,7 +243,6 @@ func containerSecurityContext(ms *msv1.Microservice) *corev1ac.SecurityContextAp
 	if sc.ReadOnlyRootFilesystem == nil {
 		sc.WithReadOnlyRootFilesystem(true)
 	}
-	pod := ms.Spec.PodSecurityContext
 	if sc.RunAsNonRoot == nil && !isRoot(sc.RunAsUser) && (pod == nil || pod.RunAsNonRoot == nil && !isRoot(pod.RunAsUser)) {
 		sc.WithRunAsNonRoot(true)
 	}

@@ -407,7 +407,9 @@ var podOptionCases = []struct {
 	}},
 	{"workingDir on the service's container", func(m *msv1.Microservice) { m.Spec.WorkingDir = "/srv" },
 		func(d *appsv1.Deployment) bool { return d.Spec.Template.Spec.Containers[0].WorkingDir == "/srv" }},
-	{"pod labels", func(m *msv1.Microservice) { m.Spec.Pod = &msv1.PodOptions{Labels: map[string]string{"team": "payments"}} },
+	{"pod labels", func(m *msv1.Microservice) {
+		m.Spec.Pod = &msv1.PodOptions{Labels: map[string]string{"team": "payments"}}
+	},
 		func(d *appsv1.Deployment) bool { return d.Spec.Template.Labels["team"] == "payments" }},
 	{"pod annotations", func(m *msv1.Microservice) {
 		m.Spec.Pod = &msv1.PodOptions{Annotations: map[string]string{"prometheus.io/scrape": "true"}}
@@ -448,7 +450,9 @@ var podOptionCases = []struct {
 	}},
 	{"nodeSelector", func(m *msv1.Microservice) {
 		m.Spec.Pod = &msv1.PodOptions{NodeSelector: map[string]string{"kubernetes.io/arch": "arm64"}}
-	}, func(d *appsv1.Deployment) bool { return d.Spec.Template.Spec.NodeSelector["kubernetes.io/arch"] == "arm64" }},
+	}, func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.NodeSelector["kubernetes.io/arch"] == "arm64"
+	}},
 	{"tolerations", func(m *msv1.Microservice) {
 		m.Spec.Pod = &msv1.PodOptions{Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}}
 	}, func(d *appsv1.Deployment) bool {
@@ -476,12 +480,18 @@ var podOptionCases = []struct {
 		func(d *appsv1.Deployment) bool { return d.Spec.Template.Spec.PriorityClassName == "shop-critical" }},
 	{"terminationGracePeriodSeconds", func(m *msv1.Microservice) {
 		m.Spec.Pod = &msv1.PodOptions{TerminationGracePeriodSeconds: ptr.To[int64](45)}
-	}, func(d *appsv1.Deployment) bool { return ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 0) == 45 }},
+	}, func(d *appsv1.Deployment) bool {
+		return ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 0) == 45
+	}},
 	{"terminationGracePeriodSeconds of zero", func(m *msv1.Microservice) {
 		m.Spec.Pod = &msv1.PodOptions{TerminationGracePeriodSeconds: ptr.To[int64](0)}
-	}, func(d *appsv1.Deployment) bool { return ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, -1) == 0 }},
+	}, func(d *appsv1.Deployment) bool {
+		return ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, -1) == 0
+	}},
 	{"runtimeClassName", func(m *msv1.Microservice) { m.Spec.Pod = &msv1.PodOptions{RuntimeClassName: ptr.To("gvisor")} },
-		func(d *appsv1.Deployment) bool { return ptr.Deref(d.Spec.Template.Spec.RuntimeClassName, "") == "gvisor" }},
+		func(d *appsv1.Deployment) bool {
+			return ptr.Deref(d.Spec.Template.Spec.RuntimeClassName, "") == "gvisor"
+		}},
 	{"schedulerName", func(m *msv1.Microservice) { m.Spec.Pod = &msv1.PodOptions{SchedulerName: "bin-packer"} },
 		func(d *appsv1.Deployment) bool { return d.Spec.Template.Spec.SchedulerName == "bin-packer" }},
 	{"hostAliases", func(m *msv1.Microservice) {
@@ -501,7 +511,9 @@ var podOptionCases = []struct {
 	{"enableServiceLinks", func(m *msv1.Microservice) { m.Spec.Pod = &msv1.PodOptions{EnableServiceLinks: ptr.To(false)} },
 		func(d *appsv1.Deployment) bool { return !ptr.Deref(d.Spec.Template.Spec.EnableServiceLinks, true) }},
 	{"automountServiceAccountToken", func(m *msv1.Microservice) { m.Spec.Pod = &msv1.PodOptions{AutomountServiceAccountToken: ptr.To(false)} },
-		func(d *appsv1.Deployment) bool { return !ptr.Deref(d.Spec.Template.Spec.AutomountServiceAccountToken, true) }},
+		func(d *appsv1.Deployment) bool {
+			return !ptr.Deref(d.Spec.Template.Spec.AutomountServiceAccountToken, true)
+		}},
 	{"shareProcessNamespace", func(m *msv1.Microservice) { m.Spec.Pod = &msv1.PodOptions{ShareProcessNamespace: ptr.To(true)} },
 		func(d *appsv1.Deployment) bool { return ptr.Deref(d.Spec.Template.Spec.ShareProcessNamespace, false) }},
 }
@@ -613,7 +625,9 @@ func TestEveryContainerGetsTheRestrictedDefaults(t *testing.T) {
 					slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})
 			}},
 		{"root", &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)},
-			func(sc *corev1.SecurityContext) bool { return sc.RunAsNonRoot == nil && ptr.Deref(sc.RunAsUser, -1) == 0 },
+			func(sc *corev1.SecurityContext) bool {
+				return sc.RunAsNonRoot == nil && ptr.Deref(sc.RunAsUser, -1) == 0
+			},
 			func(sc *corev1.SecurityContext) bool {
 				return ptr.Deref(sc.ReadOnlyRootFilesystem, false) && !ptr.Deref(sc.AllowPrivilegeEscalation, true) && sc.SeccompProfile != nil &&
 					slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})
@@ -628,14 +642,18 @@ func TestEveryContainerGetsTheRestrictedDefaults(t *testing.T) {
 					sc.SeccompProfile != nil
 			}},
 		{"an unconfined seccomp profile", &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
-			func(sc *corev1.SecurityContext) bool { return sc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined },
+			func(sc *corev1.SecurityContext) bool {
+				return sc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined
+			},
 			func(sc *corev1.SecurityContext) bool {
 				return ptr.Deref(sc.ReadOnlyRootFilesystem, false) && !ptr.Deref(sc.AllowPrivilegeEscalation, true) && ptr.Deref(sc.RunAsNonRoot, false) &&
 					slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})
 			}},
 		{"privileged", &corev1.SecurityContext{Privileged: ptr.To(true)},
 			// The API server refuses allowPrivilegeEscalation false with privileged.
-			func(sc *corev1.SecurityContext) bool { return ptr.Deref(sc.Privileged, false) && sc.AllowPrivilegeEscalation == nil },
+			func(sc *corev1.SecurityContext) bool {
+				return ptr.Deref(sc.Privileged, false) && sc.AllowPrivilegeEscalation == nil
+			},
 			func(sc *corev1.SecurityContext) bool {
 				return ptr.Deref(sc.ReadOnlyRootFilesystem, false) && ptr.Deref(sc.RunAsNonRoot, false) && sc.SeccompProfile != nil &&
 					slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})

@@ -153,6 +153,18 @@ func TestPodsMeetRestrictedPodSecurityStandard(t *testing.T) {
 		{name: "with a writable root filesystem the user opted into", mutate: func(m *msv1.Microservice) {
 			m.Spec.SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)}
 		}, pods: 2},
+		{name: "with every pod field: emptyDir, configMap, secret, projected and PVC volumes, an init container, a native sidecar and a sidecar",
+			mutate: withEveryPodField, pods: 2},
+		{name: "with every pod field and a canary rollout", mutate: func(m *msv1.Microservice) {
+			withEveryPodField(m)
+			canary(m)
+		}, pods: 3},
+		{name: "with every pod field and the user's own restricted security contexts on the extra containers", mutate: func(m *msv1.Microservice) {
+			withEveryPodField(m)
+			m.Spec.Pod.InitContainers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000), ReadOnlyRootFilesystem: ptr.To(false)}
+			m.Spec.Pod.InitContainers[1].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE"}}}
+			m.Spec.Pod.Sidecars[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), RunAsNonRoot: ptr.To(true)}
+		}, pods: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +195,46 @@ func TestRestrictedCheckerRejectsAnUnhardenedPod(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("violations of a bare pod do not mention %q:\n%s", want, got)
 		}
+	}
+}
+
+// The builder passes every volume source as written: a hostPath volume, which
+// the Pod Security Standards forbid, reaches the pod, and the check reports
+// it. So the restricted test above passes because of what the pods hold.
+func TestRestrictedCheckerReportsAHostPathVolume(t *testing.T) {
+	ms := base()
+	withEveryPodField(ms)
+	ms.Spec.Pod.Volumes = append(ms.Spec.Pod.Volumes, corev1.Volume{Name: "logs",
+		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}})
+	for name, tmpl := range podTemplates(t, ms, PodInputs{}) {
+		got := restrictedViolations(t, tmpl)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "restricted volume types") || !strings.Contains(got[0], `"logs"`) ||
+			!strings.Contains(got[0], `"hostPath"`) {
+			t.Errorf("%s: violations = %q, want only the hostPath volume logs", name, got)
+		}
+	}
+}
+
+// The check sees the init containers and sidecars: one that allows privilege
+// escalation is reported by name, and is the only violation.
+func TestRestrictedCheckerSeesEveryContainer(t *testing.T) {
+	for _, name := range []string{"migrate", "proxy", "exporter"} {
+		t.Run(name, func(t *testing.T) {
+			ms := base()
+			withEveryPodField(ms)
+			for _, list := range [][]corev1.Container{ms.Spec.Pod.InitContainers, ms.Spec.Pod.Sidecars} {
+				for i := range list {
+					if list[i].Name == name {
+						list[i].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(true)}
+					}
+				}
+			}
+			d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{}))
+			got := restrictedViolations(t, &d.Spec.Template)
+			if len(got) != 1 || !strings.HasPrefix(got[0], "allowPrivilegeEscalation != false") || !strings.Contains(got[0], `"`+name+`"`) {
+				t.Fatalf("restricted violations = %q, want only allowPrivilegeEscalation of %s", got, name)
+			}
+		})
 	}
 }
 

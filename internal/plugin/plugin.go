@@ -65,7 +65,7 @@ func (p Printer) state(s string) string {
 }
 
 // Get prints the tree of one Microservice: its tracks, rollout, analysis,
-// dependencies and dependents.
+// dependencies (and the cycle they form, if any) and dependents.
 func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error {
 	ms := &msv1.Microservice{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ms); err != nil {
@@ -140,11 +140,14 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 		}
 		fmt.Fprintf(w, "│  • %-24s %s  %s\n", name, p.state(d.State), orDash(d.Address))
 	}
-	dependents, err := Dependents(ctx, c, ms)
+	all, err := listNeighbourhood(ctx, c, ms)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "└─ dependents: %s\n", orDash(strings.Join(dependents, ", ")))
+	if cycle := cycleThrough(all, ms); cycle != "" {
+		fmt.Fprintf(w, "│  %s %s\n", p.paint("31", "Cycle:"), cycle)
+	}
+	fmt.Fprintf(w, "└─ dependents: %s\n", orDash(strings.Join(dependentsIn(all, ms), ", ")))
 	return nil
 }
 
@@ -155,18 +158,33 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 // came or went. It looks in every namespace, or in ms's own when the
 // caller may not list cluster-wide.
 func Dependents(ctx context.Context, c client.Client, ms *msv1.Microservice) ([]string, error) {
+	all, err := listNeighbourhood(ctx, c, ms)
+	if err != nil {
+		return nil, err
+	}
+	return dependentsIn(all, ms), nil
+}
+
+// listNeighbourhood lists the Microservices of every namespace, or of ms's
+// own when the caller may not list cluster-wide.
+func listNeighbourhood(ctx context.Context, c client.Client, ms *msv1.Microservice) ([]msv1.Microservice, error) {
 	list := &msv1.MicroserviceList{}
 	err := c.List(ctx, list)
 	if apierrors.IsForbidden(err) {
 		err = c.List(ctx, list, client.InNamespace(ms.Namespace))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing the dependents of %s/%s: %w", ms.Namespace, ms.Name, err)
+		return nil, fmt.Errorf("listing the neighbours of %s/%s: %w", ms.Namespace, ms.Name, err)
 	}
+	return list.Items, nil
+}
+
+// dependentsIn lists the Microservices of all that declare ms as a dependency.
+func dependentsIn(all []msv1.Microservice, ms *msv1.Microservice) []string {
 	self := graph.Key{Namespace: ms.Namespace, Name: ms.Name}
 	var out []string
-	for i := range list.Items {
-		other := &list.Items[i]
+	for i := range all {
+		other := &all[i]
 		for _, d := range other.Spec.Dependencies {
 			if builder.DependencyKey(other, d) == self {
 				out = append(out, graph.Key{Namespace: other.Namespace, Name: other.Name}.ShortIn(ms.Namespace))
@@ -175,7 +193,36 @@ func Dependents(ctx context.Context, c client.Client, ms *msv1.Microservice) ([]
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
+}
+
+// cycleThrough spells out a dependency cycle through ms, such as
+// "a -> b -> c -> a", or returns "" when ms is on none. It follows the specs
+// of all, the way the operator does (optional dependencies included), so it
+// says what the graph is now, not what the last reconcile saw. A cycle
+// through a namespace the caller cannot list goes unseen.
+func cycleThrough(all []msv1.Microservice, ms *msv1.Microservice) string {
+	specs := make(map[graph.Key]*msv1.Microservice, len(all))
+	for i := range all {
+		specs[graph.Key{Namespace: all[i].Namespace, Name: all[i].Name}] = &all[i]
+	}
+	self := graph.Key{Namespace: ms.Namespace, Name: ms.Name}
+	specs[self] = ms
+	cycle := graph.FindCycle(self, func(k graph.Key) []graph.Key {
+		node := specs[k]
+		if node == nil {
+			return nil
+		}
+		keys := make([]graph.Key, len(node.Spec.Dependencies))
+		for i, d := range node.Spec.Dependencies {
+			keys[i] = builder.DependencyKey(node, d)
+		}
+		return keys
+	})
+	if cycle == nil {
+		return ""
+	}
+	return graph.FormatCycle(cycle, ms.Namespace)
 }
 
 func deploymentPods(ctx context.Context, c client.Client, ns, name string) (int32, int32) {

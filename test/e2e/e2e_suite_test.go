@@ -184,6 +184,9 @@ var _ = BeforeSuite(func() {
 	// No image can run here: the manager runs as a process, with the
 	// installed ServiceAccount's identity and RBAC.
 	kubectl("scale", "deployment", "msvc-controller-manager", "-n", "msvc-system", "--replicas=0")
+	// From here to AfterSuite, every version of every Microservice, and of
+	// their Pods and ReplicaSets, goes to the invariants' history.
+	invariants = startInvariants(cfg, scheme)
 
 	By("building and starting the manager and the stand-in data plane")
 	run("go", "build", "-o", "bin/manager", "./cmd")
@@ -195,11 +198,18 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	stop(operator)
 	stop(helper)
+	var violations []string
+	if invariants != nil {
+		violations = invariants.finish()
+	}
 	if os.Getenv("E2E_KEEP_CLUSTER") != "1" {
 		cmd := exec.Command(filepath.Join(root, "hack", "local-cluster.sh"), "down")
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 		Expect(cmd.Run()).To(Succeed())
 	}
+	shown := violations[:min(len(violations), 20)]
+	Expect(violations).To(BeEmpty(), "the invariants were broken %d times (all of them in %s), first:\n%s",
+		len(violations), filepath.Join(state, "e2e-invariants.txt"), strings.Join(shown, "\n"))
 })
 
 var ctx = context.Background()

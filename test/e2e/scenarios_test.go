@@ -180,6 +180,7 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 
 	It("brings the boutique up in dependency order, every child healthy", func() {
 		services := boutique()
+		Expect(services).To(HaveLen(12), "the whole Online Boutique, load generator included")
 		// asked: when a Deployment first asked for pods; ready: when it first had ready ones.
 		asked, ready := map[string]time.Time{}, map[string]time.Time{}
 		var mu sync.Mutex
@@ -258,6 +259,13 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 			}, time.Minute, 250*time.Millisecond).Should(Succeed(), ms.Name)
 			if first != "" {
 				AddReportEntry(ms.Name+" was Ready before its Deployment settled", first)
+			}
+			if len(ms.Spec.Ports) == 0 {
+				// A service without ports (the load generator) has no
+				// Service and no URL.
+				Expect(apierrors.IsNotFound(k8s.Get(ctx, key(ms.Name), &corev1.Service{}))).To(BeTrue(), ms.Name)
+				Expect(get(ms.Name).Status.URL).To(BeEmpty(), ms.Name)
+				continue
 			}
 			Expect(k8s.Get(ctx, key(ms.Name), &corev1.Service{})).To(Succeed(), ms.Name)
 		}

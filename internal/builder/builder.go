@@ -21,8 +21,6 @@ limitations under the License.
 package builder
 
 import (
-	"fmt"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
@@ -82,17 +80,4 @@ func OwnerReference(ms *msv1.Microservice) *metav1ac.OwnerReferenceApplyConfigur
 		WithUID(ms.UID).
 		WithController(true).
 		WithBlockOwnerDeletion(true)
-}
-
-// URL is the in-cluster address of ms's first port, or "" without ports.
-func URL(ms *msv1.Microservice) string {
-	if len(ms.Spec.Ports) == 0 {
-		return ""
-	}
-	p := ms.Spec.Ports[0]
-	scheme := "http"
-	if p.AppProtocol != nil && (*p.AppProtocol == "https" || *p.AppProtocol == "grpcs") {
-		scheme = "https"
-	}
-	return fmt.Sprintf("%s://%s.%s.svc.cluster.local:%d", scheme, ms.Name, ms.Namespace, p.Port)
 }

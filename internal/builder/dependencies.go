@@ -36,8 +36,9 @@ type ResolvedDependency struct {
 	Dep msv1.Dependency
 	Key graph.Key
 	// Found is false when the Microservice does not exist (or has no such port).
-	Found  bool
-	Port   int32
+	Found bool
+	Port  int32
+	// Scheme is the URL scheme of the port (see Scheme), "" when it has no URL.
 	Scheme string
 	// Ports are every port of the dependency, for egress rules.
 	Ports []msv1.ServicePort
@@ -60,20 +61,24 @@ func (r ResolvedDependency) Host(short bool) string {
 	return fmt.Sprintf("%s.%s.svc.cluster.local", r.Key.Name, r.Key.Namespace)
 }
 
-// Address is the dependency's address in the given format.
+// Address is the dependency's address in the given format. A port without
+// a URL scheme (plain TCP) gets host:port where a URL is asked for.
 func (r ResolvedDependency) Address(format msv1.AddressFormat, short bool) string {
 	host := r.Host(short)
-	switch format {
-	case msv1.AddressHost:
+	switch {
+	case format == msv1.AddressHost:
 		return host
-	case msv1.AddressHostPort:
+	case format == msv1.AddressHostPort || r.Scheme == "":
 		return host + ":" + strconv.Itoa(int(r.Port))
 	}
 	return fmt.Sprintf("%s://%s:%d", r.Scheme, host, r.Port)
 }
 
+func keyOf(ms *msv1.Microservice) graph.Key { return graph.Key{Namespace: ms.Namespace, Name: ms.Name} }
+
 // DependencyEnv is the environment that tells the pods where their
-// dependencies are: <NAME>_URL, <NAME>_HOST and <NAME>_PORT per dependency,
+// dependencies are: <NAME>_URL (for a port with a URL scheme), <NAME>_HOST
+// and <NAME>_PORT per dependency,
 // or the one variable its env names. Dependencies that do not exist yet get
 // no variables.
 func DependencyEnv(deps []ResolvedDependency) []corev1.EnvVar {
@@ -91,8 +96,10 @@ func DependencyEnv(deps []ResolvedDependency) []corev1.EnvVar {
 			continue
 		}
 		p := graph.EnvPrefix(r.Key.Name)
+		if r.Scheme != "" {
+			env = append(env, corev1.EnvVar{Name: p + "_URL", Value: r.Address(msv1.AddressURL, false)})
+		}
 		env = append(env,
-			corev1.EnvVar{Name: p + "_URL", Value: r.Address(msv1.AddressURL, false)},
 			corev1.EnvVar{Name: p + "_HOST", Value: r.Host(false)},
 			corev1.EnvVar{Name: p + "_PORT", Value: strconv.Itoa(int(r.Port))},
 		)

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -69,8 +70,6 @@ type dependencies struct {
 	consumers  []graph.Key
 }
 
-func (d dependencies) startBlocked() bool   { return len(d.notReady) > 0 || d.cycle != "" }
-func (d dependencies) rolloutBlocked() bool { return len(d.gating) > 0 || d.cycle != "" }
 
 // isolated reports whether ms's pods get a NetworkPolicy.
 func (r *MicroserviceReconciler) isolated(ms *msv1.Microservice) bool {
@@ -172,18 +171,22 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 	}
 
 	port, ok := dependencyPort(target, dep.Port)
-	if !ok {
-		st.State = msv1.DependencyMissing
-		st.Message = fmt.Sprintf("Microservice %s has no port %q", key, dep.Port)
-		if dep.Port == "" {
-			st.Message = fmt.Sprintf("Microservice %s has no ports", key)
+	switch {
+	case !ok && len(target.Spec.Ports) == 0:
+		st.State = msv1.DependencyPortNotFound
+		st.Message = fmt.Sprintf("Microservice %s has no ports, so nothing can call it: remove it from spec.dependencies, or give it a port", key)
+		return res, st, nil
+	case !ok:
+		names := make([]string, len(target.Spec.Ports))
+		for i, p := range target.Spec.Ports {
+			names[i] = p.Name
 		}
+		st.State = msv1.DependencyPortNotFound
+		st.Message = fmt.Sprintf("Microservice %s has no port %q (its ports: %s): set spec.dependencies[].port to one of them",
+			key, dep.Port, strings.Join(names, ", "))
 		return res, st, nil
 	}
-	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, target.Spec.Ports, "http"
-	if port.AppProtocol != nil && (*port.AppProtocol == "https" || *port.AppProtocol == "grpcs") {
-		res.Scheme = "https"
-	}
+	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, target.Spec.Ports, builder.Scheme(port)
 	st.Address = res.Address(msv1.AddressURL, false)
 
 	available := apimeta.FindStatusCondition(target.Status.Conditions, msv1.AvailableCondition)

@@ -19,7 +19,6 @@ package controller
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,50 +30,55 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 )
 
-// planRollout observes both tracks, takes an analysis measurement when one
-// is due, and asks the planner what to do. With the RollingUpdate strategy
-// the stable Deployment simply follows the spec and there is no canary.
+// planRollout observes both tracks and the dependencies, takes an analysis
+// measurement when one is due, and asks the planner what to do: hold a new
+// service at zero replicas, let a new version wait, or deliver it (a
+// rolling update of the stable Deployment, or canary steps).
 func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
-	if !builder.IsCanary(ms) {
-		obs.plan = rollout.Decision{UpdateStable: true}
-		return nil
-	}
 	stable := &appsv1.Deployment{}
 	stableFound, err := r.getLive(ctx, ms, builder.DeploymentName(ms), stable)
 	if err != nil {
 		return err
 	}
+	o := rollout.Observation{
+		Now:             r.now(),
+		DesiredRevision: builder.Revision(ms, obs.podInputs()),
+		Dependencies: rollout.Dependencies{
+			NotAvailable: obs.deps.notReady,
+			Gating:       obs.deps.gating,
+			Cycle:        obs.deps.cycle,
+		},
+	}
+	if stableFound {
+		o.StableRevision = stable.Annotations[builder.AnnotationRevision]
+		// A stable Deployment still held at zero replicas for its
+		// dependencies has never served: its first version needs no canary.
+		o.StableHeld = stable.Annotations[builder.AnnotationHeld] == "true"
+		o.StableReady = rolledOut(stable)
+		o.StableReplicas = ptr.Deref(stable.Spec.Replicas, 1)
+		o.StableServingReplicas = stable.Status.ReadyReplicas
+	}
+	if !builder.IsCanary(ms) {
+		obs.plan = rollout.Plan(nil, nil, o)
+		return nil
+	}
+
 	canary := &appsv1.Deployment{}
 	canaryFound, err := r.getLive(ctx, ms, builder.CanaryDeploymentName(ms), canary)
 	if err != nil {
 		return err
 	}
-	hasRoute := false
 	if ms.Spec.Route != nil {
-		if hasRoute, err = r.router.Available(ctx); err != nil {
+		if o.HasRoute, err = r.router.Available(ctx); err != nil {
 			return err
 		}
 	}
-
-	o := rollout.Observation{
-		Now:             r.now(),
-		DesiredRevision: builder.Revision(ms, obs.podInputs()),
-		HasRoute:        hasRoute,
-		RouterName:      r.router.Name(),
-		Paused:          ms.Annotations[msv1.PausedAnnotation] == "true",
-		Promote:         ms.Annotations[msv1.PromoteAnnotation],
-		PromoteFull:     ms.Annotations[msv1.PromoteFullAnnotation],
-		Abort:           ms.Annotations[msv1.AbortAnnotation],
-		Retry:           ms.Annotations[msv1.RetryAnnotation],
-	}
-	// A stable Deployment still held at zero replicas for its dependencies
-	// has never served: the first version goes to it directly, no canary.
-	if stableFound && stable.Annotations[builder.AnnotationHeld] != "true" {
-		o.StableRevision = stable.Annotations[builder.AnnotationRevision]
-		o.StableReady = rolledOut(stable)
-		o.StableReplicas = ptr.Deref(stable.Spec.Replicas, 1)
-		o.StableServingReplicas = stable.Status.ReadyReplicas
-	}
+	o.RouterName = r.router.Name()
+	o.Paused = ms.Annotations[msv1.PausedAnnotation] == "true"
+	o.Promote = ms.Annotations[msv1.PromoteAnnotation]
+	o.PromoteFull = ms.Annotations[msv1.PromoteFullAnnotation]
+	o.Abort = ms.Annotations[msv1.AbortAnnotation]
+	o.Retry = ms.Annotations[msv1.RetryAnnotation]
 	if canaryFound {
 		o.CanaryRevision = canary.Annotations[builder.AnnotationRevision]
 		o.CanaryServingReplicas = canary.Status.ReadyReplicas
@@ -83,21 +87,6 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		if canary.Status.ObservedGeneration >= canary.Generation && canary.Status.Replicas == canary.Status.UpdatedReplicas {
 			o.CanaryReadyReplicas = canary.Status.ReadyReplicas
 		}
-	}
-	// A new canary waits while a required dependency is unavailable or
-	// rolling out. A canary already under way goes on (a newer revision
-	// restarts it), so that traffic is never left on pods being replaced.
-	if prev := ms.Status.Rollout; stableFound && obs.deps.rolloutBlocked() && o.StableRevision != o.DesiredRevision &&
-		!rollout.Active(prev) {
-		st := msv1.RolloutStatus{Phase: msv1.RolloutPhaseIdle}
-		if prev != nil {
-			st = *prev.DeepCopy()
-		}
-		st.Message = "Revision " + o.DesiredRevision + " waits for dependencies: " + strings.Join(obs.deps.gating, ", ") + obs.deps.cycle
-		obs.plan = rollout.Decision{Status: st, RouteWeight: rollout.RouteWeight(st.CanaryWeight, o)}
-		obs.rollout = &obs.plan.Status
-		obs.rolloutWaiting = true
-		return nil
 	}
 	if rollout.MeasurementDue(ms.Spec.Rollout.Canary, ms.Status.Rollout, o.Now) {
 		o.Measurement = r.measure(ctx, ms, o.DesiredRevision)
@@ -196,7 +185,7 @@ func (r *MicroserviceReconciler) syncCanary(ctx context.Context, ms *msv1.Micros
 			return err
 		}
 		switch {
-		case canaryOn:
+		case canaryOn && len(ms.Spec.Ports) > 0:
 			if _, err := r.applier.Apply(ctx, builder.TrackService(ms, track), svc); err != nil {
 				return err
 			}

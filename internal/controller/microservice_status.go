@@ -54,8 +54,6 @@ type observation struct {
 	deps dependencies
 	// held is true while the new service waits for its dependencies at zero replicas.
 	held bool
-	// rolloutWaiting is true while a new version waits for dependencies.
-	rolloutWaiting bool
 }
 
 func (o *observation) podInputs() builder.PodInputs {
@@ -87,7 +85,7 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
 	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing, obs.deps.cycle)
 	setDegradedCondition(ms)
-	setReconcilingCondition(ms, obs.deployment, obs.held, obs.rolloutWaiting, obs.deps)
+	setReconcilingCondition(ms, obs.deployment, obs.held, obs.plan.Waiting != "", obs.deps)
 	setReadyCondition(ms)
 }
 

@@ -46,19 +46,19 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 	if found {
 		obs.deployment = live
 	}
+	// A new service waits for its required dependencies at zero replicas.
+	obs.held = obs.plan.Hold
 	if found && !obs.plan.UpdateStable {
-		// A canary is being delivered: the stable track keeps its template.
+		// A canary is being delivered, or a new version waits for
+		// dependencies: the stable track keeps its template.
 		return r.repairStableReplicas(ctx, ms, live)
 	}
-	// A new service waits for its required dependencies at zero replicas.
-	obs.held = obs.deps.startBlocked() && (!found || live.Annotations[builder.AnnotationHeld] == "true")
-	// A new version waits while a required dependency is unavailable or rolling out.
-	if found && !obs.held && obs.deps.rolloutBlocked() && live.Annotations[builder.AnnotationRevision] != builder.Revision(ms, obs.podInputs()) {
-		obs.rolloutWaiting = true
-		return nil
-	}
 	decision := builder.DecideReplicas(ms, obs.held)
-	if found && builder.NeedsReplicasHandoff(decision, live) {
+	// A Deployment held at zero replicas has no pods to keep, and a
+	// hand-off would scale it up before this apply gives it the template it
+	// starts with (the dependencies' addresses): it is released by this one
+	// apply, which leaves spec.replicas to the autoscaler.
+	if found && live.Annotations[builder.AnnotationHeld] != "true" && builder.NeedsReplicasHandoff(decision, live) {
 		logf.FromContext(ctx).Info("Handing spec.replicas of the Deployment to the autoscaler", "replicas", live.Spec.Replicas)
 		if _, err := r.handoff.Apply(ctx, builder.ReplicasHandoff(ms, live), live); err != nil {
 			return err
@@ -93,12 +93,19 @@ func (r *MicroserviceReconciler) repairStableReplicas(ctx context.Context, ms *m
 	return nil
 }
 
-// syncService applies the Service that gives ms its stable address.
+// syncService applies the Service that gives ms its stable address, or
+// deletes it when ms has no ports (a worker has no address).
 func (r *MicroserviceReconciler) syncService(ctx context.Context, ms *msv1.Microservice, _ *observation) error {
 	live := &corev1.Service{}
 	found, err := r.getLive(ctx, ms, builder.ServiceName(ms), live)
 	if err != nil {
 		return err
+	}
+	if len(ms.Spec.Ports) == 0 {
+		if found {
+			return r.deleteIfOwned(ctx, ms, "Service", live)
+		}
+		return nil
 	}
 	if found {
 		if err := r.removeForeignPorts(ctx, ms, live); err != nil {

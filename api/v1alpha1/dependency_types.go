@@ -17,6 +17,7 @@ limitations under the License.
 package v1alpha1
 
 // Dependency is another Microservice this one calls.
+// +kubebuilder:validation:XValidation:rule="!has(self.env) || !has(self.env.short) || !self.env.short || !has(self.__namespace__)",message="spec.dependencies[].env.short gives the bare Service name, which resolves only in this Microservice's own namespace: leave namespace out for a dependency of this namespace, or drop short for one in another"
 type Dependency struct {
 	// Name of the Microservice.
 	// +kubebuilder:validation:MinLength=1

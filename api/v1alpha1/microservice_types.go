@@ -26,6 +26,22 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.route) || has(self.ports) && size(self.ports) > 0",message="spec.route needs at least one entry in spec.ports to send traffic to"
 // +kubebuilder:validation:XValidation:rule="!has(self.route) || !has(self.route.port) || self.ports.exists(p, p.name == self.route.port)",message="spec.route.port must name one of the entries in spec.ports"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.readiness) || !has(self.probes.readiness.httpGet) || type(self.probes.readiness.httpGet.port) != string || has(self.ports) && self.ports.exists(q, q.name == self.probes.readiness.httpGet.port)",message="spec.probes.readiness.httpGet.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.readiness) || !has(self.probes.readiness.tcpSocket) || type(self.probes.readiness.tcpSocket.port) != string || has(self.ports) && self.ports.exists(q, q.name == self.probes.readiness.tcpSocket.port)",message="spec.probes.readiness.tcpSocket.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.readiness) || !has(self.probes.readiness.httpGet) || type(self.probes.readiness.httpGet.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.readiness.httpGet.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.readiness.httpGet.port)",message="spec.probes.readiness.httpGet.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.readiness) || !has(self.probes.readiness.tcpSocket) || type(self.probes.readiness.tcpSocket.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.readiness.tcpSocket.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.readiness.tcpSocket.port)",message="spec.probes.readiness.tcpSocket.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.readiness) || !has(self.probes.readiness.grpc) || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.readiness.grpc.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.readiness.grpc.port)",message="spec.probes.readiness.grpc.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.liveness) || !has(self.probes.liveness.httpGet) || type(self.probes.liveness.httpGet.port) != string || has(self.ports) && self.ports.exists(q, q.name == self.probes.liveness.httpGet.port)",message="spec.probes.liveness.httpGet.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.liveness) || !has(self.probes.liveness.tcpSocket) || type(self.probes.liveness.tcpSocket.port) != string || has(self.ports) && self.ports.exists(q, q.name == self.probes.liveness.tcpSocket.port)",message="spec.probes.liveness.tcpSocket.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.liveness) || !has(self.probes.liveness.httpGet) || type(self.probes.liveness.httpGet.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.liveness.httpGet.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.liveness.httpGet.port)",message="spec.probes.liveness.httpGet.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.liveness) || !has(self.probes.liveness.tcpSocket) || type(self.probes.liveness.tcpSocket.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.liveness.tcpSocket.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.liveness.tcpSocket.port)",message="spec.probes.liveness.tcpSocket.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.liveness) || !has(self.probes.liveness.grpc) || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.liveness.grpc.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.liveness.grpc.port)",message="spec.probes.liveness.grpc.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.httpGet) || type(self.probes.startup.httpGet.port) != string || has(self.ports) && self.ports.exists(q, q.name == self.probes.startup.httpGet.port)",message="spec.probes.startup.httpGet.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.tcpSocket) || type(self.probes.startup.tcpSocket.port) != string || has(self.ports) && self.ports.exists(q, q.name == self.probes.startup.tcpSocket.port)",message="spec.probes.startup.tcpSocket.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.httpGet) || type(self.probes.startup.httpGet.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.startup.httpGet.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.startup.httpGet.port)",message="spec.probes.startup.httpGet.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.tcpSocket) || type(self.probes.startup.tcpSocket.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.startup.tcpSocket.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.startup.tcpSocket.port)",message="spec.probes.startup.tcpSocket.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.grpc) || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.startup.grpc.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.startup.grpc.port)",message="spec.probes.startup.grpc.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeMounts) || has(self.pod) && has(self.pod.volumes) && self.volumeMounts.all(m, self.pod.volumes.exists(v, v.name == m.name))",message="spec.volumeMounts[].name must name a volume of spec.pod.volumes: add the volume there"
 type MicroserviceSpec struct {
 	// Image is the container image reference, for example ghcr.io/acme/checkout:1.4.2.
 	// +kubebuilder:validation:MaxLength=512
@@ -67,7 +83,8 @@ type MicroserviceSpec struct {
 	// Replicas is the number of pods when autoscaling is not set. Defaults to 1.
 	// It is ignored while spec.autoscaling is set: the HorizontalPodAutoscaler
 	// owns the replica count then.
-	// +kubebuilder:validation:Minimum=0
+	// The scale subresource refuses a negative count itself, so the schema
+	// sets no minimum: one mistake, one message.
 	// +kubebuilder:validation:Maximum=10000
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
@@ -256,13 +273,15 @@ type Probes struct {
 }
 
 // Route exposes the service through a Gateway API HTTPRoute.
+// +kubebuilder:validation:XValidation:rule="has(self.parentRefs) && size(self.parentRefs) > 0",message="spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service"
 type Route struct {
 	// ParentRefs are the Gateways (or other parents) the route attaches to.
 	// +kubebuilder:validation:MaxItems=32
-	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service"
+	// It is checked by a rule of Route rather than marked required, so that
+	// leaving it out gives one message that says what to do.
 	// +listType=atomic
-	// +required
-	ParentRefs []ParentReference `json:"parentRefs"`
+	// +optional
+	ParentRefs []ParentReference `json:"parentRefs,omitempty"`
 
 	// Hostnames the route answers for. Empty means every hostname of the Gateway.
 	// +kubebuilder:validation:MaxItems=16

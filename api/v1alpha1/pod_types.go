@@ -31,7 +31,6 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.annotations) || self.annotations.all(k, !k.startsWith('apps.msvc.dev/'))",message="spec.pod.annotations must not set apps.msvc.dev/* keys: the operator sets them"
 // +kubebuilder:validation:XValidation:rule="!has(self.sidecars) || self.sidecars.all(c, c.name != 'app')",message="spec.pod.sidecars[].name must not be app: that is the name of the service's own container"
 // +kubebuilder:validation:XValidation:rule="!has(self.initContainers) || self.initContainers.all(c, c.name != 'app')",message="spec.pod.initContainers[].name must not be app: that is the name of the service's own container"
-// +kubebuilder:validation:XValidation:rule="!has(self.initContainers) || !has(self.sidecars) || self.initContainers.all(i, self.sidecars.all(s, s.name != i.name))",message="spec.pod.initContainers and spec.pod.sidecars must not share a container name"
 type PodOptions struct {
 	// Labels are added to the pods, for example for a mesh or a cost report.
 	// The operator's own labels (apps.msvc.dev/*, app.kubernetes.io/name and

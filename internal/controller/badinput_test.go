@@ -30,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
@@ -179,7 +180,7 @@ var badInputs = []badInput{
 
 	// Replicas and autoscaling.
 	{category: "Replicas and autoscaling", name: "negative replicas", input: `spec: {replicas: -1}`,
-		message: `[spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0, .spec.replicas: Invalid value: -1: should be a non-negative integer]`,
+		message: `.spec.replicas: Invalid value: -1: should be a non-negative integer`,
 		fix:     "Use 0 or more."},
 	{category: "Replicas and autoscaling", name: "a million replicas", input: `spec: {replicas: 1000000}`,
 		message: `spec.replicas: Invalid value: 1000000: spec.replicas in body should be less than or equal to 10000`,
@@ -256,8 +257,11 @@ var badInputs = []badInput{
 		fix:     "Nothing: your own value wins over the injected address, and the other variables are still injected. Remove it from spec.env to get the dependency's address."},
 
 	// Route.
+	{category: "Route", name: "route with parentRefs left out", input: `spec: {route: {hostnames: [shop.example.com]}}`,
+		message: `spec.route: Invalid value: spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service`,
+		fix:     "Name the Gateway."},
 	{category: "Route", name: "route without parentRefs", input: `spec: {route: {parentRefs: []}}`,
-		message: `spec.route.parentRefs: Invalid value: spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service`,
+		message: `spec.route: Invalid value: spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service`,
 		fix:     "Name the Gateway."},
 	{category: "Route", name: "path without a leading slash", input: `spec: {route: {parentRefs: [{name: public}], pathPrefix: checkout}}`,
 		message: `spec.route.pathPrefix: Invalid value: "checkout": spec.route.pathPrefix must start with '/'`,
@@ -288,6 +292,51 @@ var badInputs = []badInput{
 	{category: "Probes", name: "period beyond int32", input: `spec: {probes: {liveness: {tcpSocket: {port: http}, periodSeconds: 4294967297}}}`,
 		message: `<nil>: Invalid value: "": Checked value must be of type integer with format int32 in spec.probes.liveness.periodSeconds`,
 		fix:     "Use a number of seconds that fits in 32 bits."},
+	{category: "Probes", name: "probe naming a port the service does not have", input: `spec: {probes: {readiness: {httpGet: {path: /ready, port: admin}}}}`,
+		message: `spec: Invalid value: spec.probes.readiness.httpGet.port names a port that is not in spec.ports: use one of spec.ports[].name, or the container port number`,
+		fix:     "Name one of spec.ports (a probe can only call the service's own container), or add the port."},
+	{category: "Probes", name: "gRPC probe on the Service port",
+		input:   `spec: {ports: [{name: grpc, port: 50051, targetPort: 8080}], probes: {readiness: {grpc: {port: 50051}}}}`,
+		message: `spec: Invalid value: spec.probes.readiness.grpc.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)`,
+		fix:     "Use the container's port (targetPort), 8080 here: the kubelet probes the pod, not the Service."},
+	{category: "Probes", name: "HTTP probe on the Service port number",
+		input:   `spec: {ports: [{name: http, port: 80, targetPort: 8080}], probes: {liveness: {httpGet: {path: /healthz, port: 80}}}}`,
+		message: `spec: Invalid value: spec.probes.liveness.httpGet.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)`,
+		fix:     "Use the port's name (http) or its targetPort (8080)."},
+
+	// Pod template.
+	{category: "Pod template", name: "mounting a volume that is not declared",
+		input: `spec: {volumeMounts: [{name: cache, mountPath: /cache}]}`,
+		observe: func(ns string) string {
+			co := service(ns, "checkout", 80)
+			co.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/cache"}}
+			Expect(k8sClient.Create(ctx, co)).To(Succeed())
+			return stalledMessage(co)
+		},
+		message: `Stalled=True ApplyFailed: "applying Deployment <ns>/checkout: Deployment.apps \"checkout\" is invalid: spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"cache\""`,
+		fix:     "Declare the volume under spec.pod.volumes, for example `{name: cache, emptyDir: {}}`. (A rule at admission comparing the two lists would exceed the API server's validation cost budget, since Kubernetes' volume names have no length limit in the schema; the API server's own check of the Deployment says it instead, and nothing is changed.)"},
+	{category: "Pod template", name: "a sidecar named app", input: `spec: {pod: {sidecars: [{name: app, image: "ghcr.io/acme/proxy:1.0"}]}}`,
+		message: `spec.pod: Invalid value: spec.pod.sidecars[].name must not be app: that is the name of the service's own container`,
+		fix:     "Give the sidecar another name."},
+	{category: "Pod template", name: "an init container and a sidecar of one name",
+		input: `spec: {pod: {initContainers: [{name: proxy, image: "ghcr.io/acme/proxy:1.0"}], sidecars: [{name: proxy, image: "ghcr.io/acme/proxy:1.0"}]}}`,
+		observe: func(ns string) string {
+			co := service(ns, "checkout", 80)
+			co.Spec.Pod = &msv1.PodOptions{
+				InitContainers: []corev1.Container{{Name: "proxy", Image: "ghcr.io/acme/proxy:1.0"}},
+				Sidecars:       []corev1.Container{{Name: "proxy", Image: "ghcr.io/acme/proxy:1.0"}},
+			}
+			Expect(k8sClient.Create(ctx, co)).To(Succeed())
+			return stalledMessage(co)
+		},
+		message: `Stalled=True ApplyFailed: "applying Deployment <ns>/checkout: Deployment.apps \"checkout\" is invalid: spec.template.spec.initContainers[0].name: Duplicate value: \"proxy\""`,
+		fix:     "Rename one: a pod's containers, init containers included, have distinct names."},
+	{category: "Pod template", name: "a pod label that would change the selector", input: `spec: {pod: {labels: {apps.msvc.dev/track: canary}}}`,
+		message: `spec.pod: Invalid value: spec.pod.labels must not set apps.msvc.dev/*, app.kubernetes.io/name or app.kubernetes.io/managed-by: the operator sets them to select the service's pods`,
+		fix:     "Use a label key of your own."},
+	{category: "Pod template", name: "a disruption budget with both bounds", input: `spec: {disruptionBudget: {minAvailable: 1, maxUnavailable: 1}}`,
+		message: `spec.disruptionBudget: Invalid value: spec.disruptionBudget takes minAvailable or maxUnavailable, not both`,
+		fix:     "Keep one: maxUnavailable (default 1) is the usual one."},
 
 	// Dependencies.
 	{category: "Dependencies", name: "depending on itself", input: `spec: {dependencies: [{name: checkout}]}`,
@@ -308,6 +357,33 @@ var badInputs = []badInput{
 		},
 		message: `[spec.dependencies: Too many: 65: must have at most 64 items, <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]`,
 		fix:     "Split the service."},
+	{category: "Dependencies", name: "short on a dependency in another namespace",
+		input:   `spec: {dependencies: [{name: ledger, namespace: finance, env: {name: LEDGER_ADDR, format: HostPort, short: true}}]}`,
+		message: `spec.dependencies[0]: Invalid value: spec.dependencies[].env.short gives the bare Service name, which resolves only in this Microservice's own namespace: leave namespace out for a dependency of this namespace, or drop short for one in another`,
+		fix:     "Drop short: the full name ledger.finance.svc.cluster.local is what resolves from another namespace."},
+	{category: "Dependencies", name: "a dependency's port that does not exist",
+		input: `payments: spec: {ports: [{name: http, port: 8080}]}; checkout: spec: {dependencies: [{name: payments, port: grpc}]}`,
+		observe: func(ns string) string {
+			payments := service(ns, "payments", 8080)
+			co := service(ns, "checkout", 80, msv1.Dependency{Name: "payments", Port: "grpc"})
+			Expect(k8sClient.Create(ctx, payments)).To(Succeed())
+			Expect(k8sClient.Create(ctx, co)).To(Succeed())
+			return dependencyReport(co)
+		},
+		message: `payments: PortNotFound "Microservice ` + "<ns>" + `/payments has no port \"grpc\" (its ports: http): set spec.dependencies[].port to one of them"`,
+		fix:     "Name one of the dependency's ports, or leave port out for its first."},
+	{category: "Dependencies", name: "depending on a service without ports",
+		input: `worker: spec: {ports: null}; checkout: spec: {dependencies: [{name: worker}]}`,
+		observe: func(ns string) string {
+			worker := service(ns, "worker", 8080)
+			worker.Spec.Ports = nil
+			co := service(ns, "checkout", 80, dep("worker"))
+			Expect(k8sClient.Create(ctx, worker)).To(Succeed())
+			Expect(k8sClient.Create(ctx, co)).To(Succeed())
+			return dependencyReport(co)
+		},
+		message: `worker: PortNotFound "Microservice ` + "<ns>" + `/worker has no ports, so nothing can call it: remove it from spec.dependencies, or give it a port"`,
+		fix:     "A worker (no ports) has no address: remove the dependency. The dependent waits at zero replicas meanwhile; admission cannot see the other Microservice, so this is reported in status."},
 	{category: "Dependencies", name: "a cycle of two",
 		input: `a: spec: {dependencies: [{name: b}]}; b: spec: {dependencies: [{name: a}]}`,
 		observe: func(ns string) string {
@@ -463,6 +539,40 @@ var badInputs = []badInput{
 
 // stalledAndHeld waits for ms to report a dependency cycle and returns its
 // Stalled and DependenciesReady conditions and its Deployment's replicas.
+// dependencyReport is the state and message of each dependency in ms's
+// status, once it has them, with the namespace written as <ns>.
+func dependencyReport(ms *msv1.Microservice) string {
+	var out string
+	Eventually(func() string {
+		live := &msv1.Microservice{}
+		if err := k8sClient.Get(ctx, key(ms), live); err != nil || len(live.Status.Dependencies) == 0 {
+			return ""
+		}
+		var parts []string
+		for _, d := range live.Status.Dependencies {
+			parts = append(parts, fmt.Sprintf("%s: %s %q", d.Name, d.State, strings.ReplaceAll(d.Message, ms.Namespace+"/", "<ns>/")))
+		}
+		out = strings.Join(parts, "; ")
+		return out
+	}, timeout, interval).ShouldNot(BeEmpty())
+	return out
+}
+
+// stalledMessage is the reason and message of ms's Stalled condition, once
+// it is True, with the namespace written as <ns>.
+func stalledMessage(ms *msv1.Microservice) string {
+	var out string
+	Eventually(func() string {
+		c := condition(ms, msv1.StalledCondition)()
+		if c == nil || c.Status != metav1.ConditionTrue {
+			return ""
+		}
+		out = fmt.Sprintf("Stalled=True %s: %q", c.Reason, strings.ReplaceAll(c.Message, ms.Namespace, "<ns>"))
+		return out
+	}, timeout, interval).ShouldNot(BeEmpty())
+	return out
+}
+
 func stalledAndHeld(ms *msv1.Microservice) string {
 	Eventually(condition(ms, msv1.StalledCondition), timeout, interval).Should(
 		haveCondition("True", msv1.ReasonDependencyCycle))

@@ -21,6 +21,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -81,7 +82,8 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //     replicas, annotations and status, and notices a change of the pod
 //     template by the generation;
 //   - a Service's spec but its ports, which the operator keeps to its own;
-//   - the spec and status of an HPA and of a NetworkPolicy;
+//   - the spec and status of an HPA, of a NetworkPolicy and of a
+//     PodDisruptionBudget;
 //   - an HTTPRoute's spec: the operator reads only its parents' status.
 //
 // What it keeps shares one copy of the strings that repeat from object to
@@ -115,6 +117,8 @@ func trimCached(obj any) (any, error) {
 		o.Spec, o.Status = autoscalingv2.HorizontalPodAutoscalerSpec{}, autoscalingv2.HorizontalPodAutoscalerStatus{}
 	case *networkingv1.NetworkPolicy:
 		o.Spec = networkingv1.NetworkPolicySpec{}
+	case *policyv1.PodDisruptionBudget:
+		o.Spec, o.Status = policyv1.PodDisruptionBudgetSpec{}, policyv1.PodDisruptionBudgetStatus{}
 	case *gwv1.HTTPRoute:
 		o.Spec = gwv1.HTTPRouteSpec{}
 		for i := range o.Status.Parents {

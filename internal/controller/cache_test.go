@@ -23,7 +23,9 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -90,6 +92,16 @@ func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
 		in:      &networkingv1.NetworkPolicy{ObjectMeta: meta("cart"), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}},
 		kept:    func(client.Object) bool { return true },
 		dropped: func(o client.Object) bool { return o.(*networkingv1.NetworkPolicy).Spec.PolicyTypes == nil },
+	}, {
+		name: "PodDisruptionBudget: metadata only",
+		in: &policyv1.PodDisruptionBudget{ObjectMeta: meta("cart"),
+			Spec:   policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}}},
+			Status: policyv1.PodDisruptionBudgetStatus{CurrentHealthy: 2, DisruptedPods: map[string]metav1.Time{"cart-1": {}}}},
+		kept: func(client.Object) bool { return true },
+		dropped: func(o client.Object) bool {
+			p := o.(*policyv1.PodDisruptionBudget)
+			return p.Spec.Selector == nil && p.Spec.MaxUnavailable == nil && p.Status.CurrentHealthy == 0 && p.Status.DisruptedPods == nil
+		},
 	}, {
 		name:    "HTTPRoute: parents' status kept, spec dropped",
 		in:      route,

@@ -17,9 +17,13 @@ limitations under the License.
 package builder
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +68,24 @@ type buildInput struct {
 	deps string
 	// held holds the service at zero replicas for its dependencies.
 	held bool
+	// volumes is "name[:kind][@mountPath]", comma separated: spec.pod.volumes
+	// of kind e (emptyDir, the default), c (configMap), s (secret), p
+	// (projected), v (persistentVolumeClaim) or h (hostPath, which the Pod
+	// Security Standards forbid); @mountPath mounts it into the service's
+	// container. Every init container and sidecar mounts every volume.
+	volumes string
+	// containers is "kind[name][+flags]", comma separated: kind i (an init
+	// container), n (a native sidecar), s (a sidecar), m (the service's own
+	// container, no name) or p (the pod, no name); flags set fields of its
+	// security context (see securityContext and podSecurityContextOf).
+	containers string
+	// labels is "[@]key=value", comma separated: spec.pod.labels, or with a
+	// leading @ spec.pod.annotations.
+	labels string
+	// sched is "kind arg", comma separated: t key[=value] (a toleration), s
+	// topologyKey (a spread constraint without a labelSelector), S
+	// topologyKey (one with its own) or n key=value (a nodeSelector entry).
+	sched string
 }
 
 // FuzzBuild derives a Microservice from the fuzz input, skips any that the
@@ -81,7 +103,20 @@ type buildInput struct {
 //   - spec.replicas is never negative: the spec's count (default 1), zero
 //     while held, or left to the HorizontalPodAutoscaler, whose minimum is
 //     at least 1 and at most its maximum;
-//   - the pod template keeps the restricted Pod Security Standard defaults;
+//   - every container (the service's, init containers and sidecars) has
+//     the restricted Pod Security Standard defaults in every field its own
+//     security context (or, for user and seccomp profile, the pod's) leaves
+//     unset, and what the user set as written; with nothing relaxed and no
+//     hostPath volume the pods meet the restricted standard, and a hostPath
+//     volume is its only violation;
+//   - spec.pod is carried as written: volumes, mounts, init containers and
+//     sidecars (after the service's container, which is first and named
+//     app), tolerations, nodeSelector, labels and annotations; the
+//     operator's labels and annotations win, even over keys admission
+//     refuses, so the selectors always select the pods; a spread constraint
+//     without a labelSelector selects the pods of its own track;
+//   - a new pod label is a new revision, the same on both tracks, and the
+//     builders never write into the Microservice;
 //   - container ports have valid, unique names that the Service's target
 //     ports name, and env names are unique (spec.env wins over a dependency);
 //   - the HTTPRoute sends everything to the Service, or, with the canary
@@ -99,15 +134,22 @@ func FuzzBuild(f *testing.F) {
 		{name: "a2345678901234567890123456789012345678901234567890123456", namespace: "n", image: "x", ports: "p=1", replicas: 10000,
 			route: true, canary: true, weight: 100, canaryReplicas: 10000, deps: "b-c:B_C_URL,b.c"},
 		{name: "svc", namespace: "ns", image: "r/i:1", replicas: -1, canary: true, weight: 0, deps: "x:X_URL:Host,y:X_URL"},
+		{name: "cache", namespace: "shop", image: "redis:7", ports: "redis=6379", replicas: 2, canary: true, weight: 10, canaryReplicas: 1,
+			volumes: "tmp@/tmp,data:e@/data,settings:c@/etc/redis,tls:s,token:p,store:v", containers: "imigrate,nproxy+b,sexporter,m+o",
+			labels: "team=payments,@prometheus.io/scrape=true,@prometheus.io/port=9121", sched: "tdedicated=cache,szone,Skubernetes.io/hostname,nkubernetes.io/arch=arm64"},
+		{name: "relaxed", namespace: "ns", image: "x", replicas: -1, volumes: "logs:h@/var/log",
+			containers: "iinit+wr,nnative+eA,slogger+Pd,m+D,p+Ru", labels: "apps.msvc.dev/track=canary,app.kubernetes.io/name=other,@apps.msvc.dev/config-hash=forged"},
 	} {
 		f.Add(in.name, in.namespace, in.image, in.ports, in.replicas, in.env, in.autoscale, in.minReplicas, in.maxRe,
-			in.route, in.routePort, in.routePath, in.canary, in.weight, in.canaryReplicas, in.deps, in.held)
+			in.route, in.routePort, in.routePath, in.canary, in.weight, in.canaryReplicas, in.deps, in.held,
+			in.volumes, in.containers, in.labels, in.sched)
 	}
 	f.Fuzz(func(t *testing.T, name, namespace, image, ports string, replicas int32, env string, autoscale bool, minReplicas, maxReplicas int32,
-		route bool, routePort, routePath string, canary bool, weight, canaryReplicas int32, deps string, held bool) {
+		route bool, routePort, routePath string, canary bool, weight, canaryReplicas int32, deps string, held bool,
+		volumes, containers, labels, sched string) {
 		in := buildInput{name, namespace, image, ports, replicas, env, autoscale, minReplicas, maxReplicas,
-			route, routePort, routePath, canary, weight, canaryReplicas, deps, held}
-		for _, s := range []string{name, namespace, image, ports, env, routePort, routePath, deps} {
+			route, routePort, routePath, canary, weight, canaryReplicas, deps, held, volumes, containers, labels, sched}
+		for _, s := range []string{name, namespace, image, ports, env, routePort, routePath, deps, volumes, containers, labels, sched} {
 			if !utf8.ValidString(s) {
 				return // the API server's JSON decoding never yields invalid UTF-8
 			}
@@ -234,7 +276,280 @@ func (in buildInput) microservice() (ms *msv1.Microservice, resolved []ResolvedD
 		}
 		s.NetworkPolicy = &msv1.NetworkPolicySpec{RestrictEgress: true}
 	}
+	if !in.podOptions(ms) {
+		return nil, nil, false
+	}
 	return ms, resolved, true
+}
+
+// podOptions sets spec.pod, spec.volumeMounts and the security contexts
+// from volumes, containers, labels and sched; false when the CRD's
+// validation would refuse them, or the pod's (the builders pass these
+// fields as written, and the API server validates them on the Deployment).
+func (in buildInput) podOptions(ms *msv1.Microservice) bool {
+	s := &ms.Spec
+	o := &msv1.PodOptions{}
+
+	names, paths := map[string]bool{}, map[string]bool{}
+	for _, entry := range splitList(in.volumes) {
+		entry, path, mounted := strings.Cut(entry, "@")
+		name, kind, _ := strings.Cut(entry, ":")
+		if len(validation.IsDNS1123Label(name)) > 0 || names[name] {
+			return false
+		}
+		names[name] = true
+		v := corev1.Volume{Name: name}
+		switch kind {
+		case "", "e":
+			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		case "c":
+			v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}
+		case "s":
+			v.Secret = &corev1.SecretVolumeSource{SecretName: name}
+		case "p":
+			v.Projected = &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+				ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}
+		case "v":
+			v.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}
+		case "h":
+			v.HostPath = &corev1.HostPathVolumeSource{Path: "/var/lib/" + name}
+		default:
+			return false
+		}
+		o.Volumes = append(o.Volumes, v)
+		if mounted {
+			if path == "" || len(path) > 1024 || paths[path] {
+				return false // listMapKey=mountPath: paths are keys
+			}
+			paths[path] = true
+			s.VolumeMounts = append(s.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: path})
+		}
+	}
+	if len(o.Volumes) > 64 {
+		return false
+	}
+
+	containerNames := map[string]bool{}
+	for _, entry := range splitList(in.containers) {
+		if entry == "" {
+			return false
+		}
+		kind, rest := entry[0], entry[1:]
+		name, flags, _ := strings.Cut(rest, "+")
+		switch kind {
+		case 'm', 'p':
+			if name != "" {
+				return false
+			}
+			if kind == 'm' {
+				s.SecurityContext = securityContext(flags)
+			} else {
+				s.PodSecurityContext = podSecurityContextOf(flags)
+			}
+			continue
+		case 'i', 'n', 's':
+		default:
+			return false
+		}
+		// The CEL rules: no extra container is named app, and init
+		// containers and sidecars share no name.
+		if len(validation.IsDNS1123Label(name)) > 0 || name == DefaultContainerName || containerNames[name] {
+			return false
+		}
+		containerNames[name] = true
+		c := corev1.Container{Name: name, Image: "ghcr.io/acme/" + name + ":1", SecurityContext: securityContext(flags)}
+		for _, v := range o.Volumes {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: v.Name, MountPath: "/v/" + v.Name})
+		}
+		switch kind {
+		case 'i':
+			o.InitContainers = append(o.InitContainers, c)
+		case 'n':
+			c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+			o.InitContainers = append(o.InitContainers, c)
+		case 's':
+			o.Sidecars = append(o.Sidecars, c)
+		}
+	}
+	if len(o.InitContainers) > 16 || len(o.Sidecars) > 16 {
+		return false
+	}
+
+	// Admission refuses the operator's own keys (apps.msvc.dev/*,
+	// app.kubernetes.io/name and managed-by); they are let through here,
+	// to check that the builders never let them break a selector.
+	for _, entry := range splitList(in.labels) {
+		entry, annotation := strings.CutPrefix(entry, "@")
+		k, v, ok := strings.Cut(entry, "=")
+		if !ok || len(validation.IsQualifiedName(k)) > 0 {
+			return false
+		}
+		if annotation {
+			if _, dup := o.Annotations[k]; dup {
+				return false
+			}
+			o.Annotations = setKey(o.Annotations, k, v)
+			continue
+		}
+		if _, dup := o.Labels[k]; dup || len(validation.IsValidLabelValue(v)) > 0 {
+			return false
+		}
+		o.Labels = setKey(o.Labels, k, v)
+	}
+	if len(o.Labels) > 64 || len(o.Annotations) > 64 {
+		return false
+	}
+
+	for _, entry := range splitList(in.sched) {
+		if entry == "" {
+			return false
+		}
+		kind, arg := entry[0], entry[1:]
+		switch kind {
+		case 't':
+			key, value, hasValue := strings.Cut(arg, "=")
+			tol := corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
+			if hasValue {
+				tol.Operator, tol.Value = corev1.TolerationOpEqual, value
+			}
+			if key != "" && len(validation.IsQualifiedName(key)) > 0 || key == "" && hasValue || len(validation.IsValidLabelValue(value)) > 0 {
+				return false
+			}
+			o.Tolerations = append(o.Tolerations, tol)
+		case 's', 'S':
+			if len(validation.IsQualifiedName(arg)) > 0 {
+				return false
+			}
+			tsc := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: arg, WhenUnsatisfiable: corev1.ScheduleAnyway}
+			if kind == 'S' {
+				tsc.LabelSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}}
+			}
+			o.TopologySpreadConstraints = append(o.TopologySpreadConstraints, tsc)
+		case 'n':
+			k, v, ok := strings.Cut(arg, "=")
+			if _, dup := o.NodeSelector[k]; !ok || dup || len(validation.IsQualifiedName(k)) > 0 || len(validation.IsValidLabelValue(v)) > 0 {
+				return false
+			}
+			o.NodeSelector = setKey(o.NodeSelector, k, v)
+		default:
+			return false
+		}
+	}
+	if len(o.Tolerations) > 32 || len(o.TopologySpreadConstraints) > 8 || len(o.NodeSelector) > 32 {
+		return false
+	}
+
+	if !reflect.DeepEqual(*o, msv1.PodOptions{}) {
+		s.Pod = o
+	}
+	return true
+}
+
+// splitList splits a comma-separated list; "" is no entries.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func setKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// securityContext is a container's security context with the fields flags
+// name: w a writable root filesystem, o a read-only one, e privilege
+// escalation, E none, r user 0, R runAsNonRoot false, n runAsNonRoot true,
+// P privileged, a NET_ADMIN added, b NET_BIND_SERVICE added, A SYS_ADMIN
+// added, d an empty drop list, D only NET_RAW dropped, u the Unconfined
+// seccomp profile, L a Localhost one. No flags is no security context.
+func securityContext(flags string) *corev1.SecurityContext {
+	if flags == "" {
+		return nil
+	}
+	sc := &corev1.SecurityContext{}
+	caps := func() *corev1.Capabilities {
+		if sc.Capabilities == nil {
+			sc.Capabilities = &corev1.Capabilities{}
+		}
+		return sc.Capabilities
+	}
+	for _, f := range flags {
+		switch f {
+		case 'w':
+			sc.ReadOnlyRootFilesystem = ptr.To(false)
+		case 'o':
+			sc.ReadOnlyRootFilesystem = ptr.To(true)
+		case 'e':
+			sc.AllowPrivilegeEscalation = ptr.To(true)
+		case 'E':
+			sc.AllowPrivilegeEscalation = ptr.To(false)
+		case 'r':
+			sc.RunAsUser = ptr.To[int64](0)
+		case 'R':
+			sc.RunAsNonRoot = ptr.To(false)
+		case 'n':
+			sc.RunAsNonRoot = ptr.To(true)
+		case 'P':
+			sc.Privileged = ptr.To(true)
+		case 'a':
+			caps().Add = append(caps().Add, "NET_ADMIN")
+		case 'b':
+			caps().Add = append(caps().Add, "NET_BIND_SERVICE")
+		case 'A':
+			caps().Add = append(caps().Add, "SYS_ADMIN")
+		case 'd':
+			caps().Drop = []corev1.Capability{}
+		case 'D':
+			caps().Drop = []corev1.Capability{"NET_RAW"}
+		case 'u':
+			sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+		case 'L':
+			sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("profiles/x.json")}
+		}
+	}
+	return sc
+}
+
+// podSecurityContextOf is the pod's security context with the fields flags
+// name: r user 0, R runAsNonRoot false, n runAsNonRoot true, u the
+// Unconfined seccomp profile, L a Localhost one, g fsGroup 2000.
+func podSecurityContextOf(flags string) *corev1.PodSecurityContext {
+	sc := &corev1.PodSecurityContext{}
+	for _, f := range flags {
+		switch f {
+		case 'r':
+			sc.RunAsUser = ptr.To[int64](0)
+		case 'R':
+			sc.RunAsNonRoot = ptr.To(false)
+		case 'n':
+			sc.RunAsNonRoot = ptr.To(true)
+		case 'u':
+			sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+		case 'L':
+			sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("profiles/x.json")}
+		case 'g':
+			sc.FSGroup = ptr.To[int64](2000)
+		}
+	}
+	return sc
+}
+
+// relaxes reports whether the containers entries relax the restricted
+// standard: every flag but the ones that keep it (o, E, n, b, L, g, and w,
+// which the standard does not check).
+func (in buildInput) relaxes() bool {
+	for _, entry := range splitList(in.containers) {
+		_, flags, _ := strings.Cut(entry, "+")
+		if strings.ContainsFunc(flags, func(f rune) bool { return !strings.ContainsRune("oEnbLgw", f) }) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPort(ports []msv1.ServicePort, name string) bool {
@@ -323,6 +638,12 @@ func validPathPrefix(p string) bool {
 
 func checkBuilders(t *testing.T, ms *msv1.Microservice, resolved []ResolvedDependency, in buildInput) {
 	t.Helper()
+	written := ms.DeepCopy()
+	defer func() {
+		if !reflect.DeepEqual(ms, written) {
+			t.Errorf("the builders wrote into the Microservice:\n%+v\nwas\n%+v", ms.Spec, written.Spec)
+		}
+	}()
 	depEnv := DependencyEnv(resolved)
 	for _, e := range depEnv {
 		if !envNameRE.MatchString(e.Name) {
@@ -350,6 +671,19 @@ func checkBuilders(t *testing.T, ms *msv1.Microservice, resolved []ResolvedDepen
 	if rev := stable.Annotations[AnnotationRevision]; rev != Revision(ms, pin) || len(rev) != 10 {
 		t.Errorf("revision annotation %q, want the 10-character Revision %q", rev, Revision(ms, pin))
 	}
+	probe := ms.DeepCopy()
+	if probe.Spec.Pod == nil {
+		probe.Spec.Pod = &msv1.PodOptions{}
+	}
+	value := "a"
+	if probe.Spec.Pod.Labels["msvc-fuzz-probe"] == value {
+		value = "b"
+	}
+	probe.Spec.Pod.Labels = setKey(maps.Clone(probe.Spec.Pod.Labels), "msvc-fuzz-probe", value)
+	if Revision(probe, pin) == Revision(ms, pin) {
+		t.Errorf("a new pod label is not a new revision")
+	}
+	checkRestricted(t, stable, in)
 
 	svc := roundTrip[corev1.Service](t, Service(ms))
 	checkMeta(t, ms, "Service", &svc.ObjectMeta, true)
@@ -376,6 +710,10 @@ func checkBuilders(t *testing.T, ms *msv1.Microservice, resolved []ResolvedDepen
 		c := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, in.canaryReplicas, pin))
 		checkMeta(t, ms, "Deployment", &c.ObjectMeta, false)
 		checkDeployment(t, ms, c, TrackCanary)
+		checkRestricted(t, c, in)
+		if c.Annotations[AnnotationRevision] != stable.Annotations[AnnotationRevision] {
+			t.Errorf("canary revision %q, stable %q: the same spec must be the same revision", c.Annotations[AnnotationRevision], stable.Annotations[AnnotationRevision])
+		}
 		if r := ptr.Deref(c.Spec.Replicas, -1); r != in.canaryReplicas || r < 0 {
 			t.Errorf("canary spec.replicas = %d, want %d", r, in.canaryReplicas)
 		}
@@ -482,21 +820,74 @@ func checkDeployment(t *testing.T, ms *msv1.Microservice, d *appsv1.Deployment, 
 	}
 
 	pod := d.Spec.Template.Spec
-	if psc := pod.SecurityContext; psc == nil || !ptr.Deref(psc.RunAsNonRoot, false) ||
-		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("Deployment %s pod security context %+v is not restricted", d.Name, psc)
-	}
-	if len(pod.Containers) != 1 {
-		t.Fatalf("Deployment %s has %d containers", d.Name, len(pod.Containers))
+	checkPodSecurityContext(t, d.Name, ms.Spec.PodSecurityContext, pod.SecurityContext)
+	o := ptr.Deref(ms.Spec.Pod, msv1.PodOptions{})
+	if len(pod.Containers) != 1+len(o.Sidecars) || len(pod.InitContainers) != len(o.InitContainers) {
+		t.Fatalf("Deployment %s has %d containers and %d init containers, want 1+%d and %d",
+			d.Name, len(pod.Containers), len(pod.InitContainers), len(o.Sidecars), len(o.InitContainers))
 	}
 	c := pod.Containers[0]
-	if sc := c.SecurityContext; sc == nil || ptr.Deref(sc.AllowPrivilegeEscalation, true) || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) ||
-		!ptr.Deref(sc.RunAsNonRoot, false) || sc.Capabilities == nil || fmt.Sprint(sc.Capabilities.Drop) != "[ALL]" || len(sc.Capabilities.Add) > 0 ||
-		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || ptr.Deref(sc.Privileged, false) {
-		t.Errorf("Deployment %s container security context %+v is not restricted", d.Name, sc)
+	if c.Name != DefaultContainerName {
+		t.Errorf("Deployment %s's first container is %q, want the service's, %q", d.Name, c.Name, DefaultContainerName)
 	}
+	checkContainerSecurityContext(t, d.Name, &c, ms.Spec.SecurityContext, ms.Spec.PodSecurityContext)
 	if c.Image != ms.Spec.Image {
 		t.Errorf("Deployment %s runs %q, want %q", d.Name, c.Image, ms.Spec.Image)
+	}
+	if !equalJSON(c.VolumeMounts, ms.Spec.VolumeMounts) {
+		t.Errorf("Deployment %s mounts %+v, want spec.volumeMounts %+v", d.Name, c.VolumeMounts, ms.Spec.VolumeMounts)
+	}
+	for i, want := range slices.Concat(o.InitContainers, o.Sidecars) {
+		got := pod.InitContainers
+		if i >= len(o.InitContainers) {
+			got, i = pod.Containers[1:], i-len(o.InitContainers)
+		}
+		checkContainerSecurityContext(t, d.Name, &got[i], want.SecurityContext, ms.Spec.PodSecurityContext)
+		// As written, but for the security context.
+		g := got[i].DeepCopy()
+		g.SecurityContext = want.SecurityContext
+		if !equalJSON(g, want) {
+			t.Errorf("Deployment %s container %d is %+v, want %+v", d.Name, i, got[i], want)
+		}
+	}
+	if !equalJSON(pod.Volumes, o.Volumes) || !equalJSON(pod.Tolerations, o.Tolerations) || !maps.Equal(pod.NodeSelector, o.NodeSelector) {
+		t.Errorf("Deployment %s volumes, tolerations or nodeSelector %+v / %+v / %v, want spec.pod's %+v / %+v / %v",
+			d.Name, pod.Volumes, pod.Tolerations, pod.NodeSelector, o.Volumes, o.Tolerations, o.NodeSelector)
+	}
+	if len(pod.TopologySpreadConstraints) != len(o.TopologySpreadConstraints) {
+		t.Errorf("Deployment %s has %d spread constraints, want %d", d.Name, len(pod.TopologySpreadConstraints), len(o.TopologySpreadConstraints))
+	}
+	for i, tsc := range pod.TopologySpreadConstraints {
+		want := o.TopologySpreadConstraints[i].LabelSelector
+		if want == nil {
+			want = &metav1.LabelSelector{MatchLabels: sel}
+		}
+		if !equalJSON(tsc.LabelSelector, want) || tsc.TopologyKey != o.TopologySpreadConstraints[i].TopologyKey {
+			t.Errorf("Deployment %s spread constraint %d selects %+v by %s, want %+v", d.Name, i, tsc.LabelSelector, tsc.TopologyKey, want)
+		}
+	}
+	// The operator's labels and annotations win; the user's others stay.
+	labels, annotations := d.Spec.Template.Labels, d.Spec.Template.Annotations
+	if labels[LabelName] != ms.Name || labels[LabelManagedBy] != ManagedByValue || annotations[AnnotationConfigHash] != "abc123" {
+		t.Errorf("Deployment %s pod labels %v and annotations %v lack the operator's", d.Name, labels, annotations)
+	}
+	for k, v := range o.Labels {
+		got, present := labels[k]
+		switch operator := strings.HasPrefix(k, "apps.msvc.dev/") || k == LabelName || k == LabelManagedBy; {
+		case !operator && (!present || got != v):
+			t.Errorf("Deployment %s pod label %s=%q, want spec.pod's %q", d.Name, k, got, v)
+		case operator && present && k != LabelTrack && k != LabelMicroservice && k != LabelName && k != LabelManagedBy:
+			t.Errorf("Deployment %s pod label %s comes from spec.pod: the key is the operator's", d.Name, k)
+		}
+	}
+	for k, v := range o.Annotations {
+		got, present := annotations[k]
+		switch operator := strings.HasPrefix(k, "apps.msvc.dev/"); {
+		case !operator && (!present || got != v):
+			t.Errorf("Deployment %s pod annotation %s=%q, want spec.pod's %q", d.Name, k, got, v)
+		case operator && present && k != AnnotationConfigHash:
+			t.Errorf("Deployment %s pod annotation %s comes from spec.pod: the key is the operator's", d.Name, k)
+		}
 	}
 
 	portNames := map[string]bool{}
@@ -529,6 +920,119 @@ func checkDeployment(t *testing.T, ms *msv1.Microservice, d *appsv1.Deployment, 
 			break
 		}
 	}
+}
+
+// checkPodSecurityContext checks the pod's security context: the user's,
+// with runAsNonRoot (unless the user asks for user 0) and the RuntimeDefault
+// seccomp profile where the user leaves them unset.
+func checkPodSecurityContext(t *testing.T, what string, user, got *corev1.PodSecurityContext) {
+	t.Helper()
+	u := ptr.Deref(user, corev1.PodSecurityContext{})
+	if got == nil {
+		t.Errorf("Deployment %s has no pod security context", what)
+		return
+	}
+	wantNonRoot := u.RunAsNonRoot
+	if wantNonRoot == nil && !isRoot(u.RunAsUser) {
+		wantNonRoot = ptr.To(true)
+	}
+	wantSeccomp := u.SeccompProfile
+	if wantSeccomp == nil {
+		wantSeccomp = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	if !ptr.Equal(got.RunAsNonRoot, wantNonRoot) || !equalJSON(got.SeccompProfile, wantSeccomp) || !ptr.Equal(got.RunAsUser, u.RunAsUser) ||
+		!ptr.Equal(got.FSGroup, u.FSGroup) {
+		t.Errorf("Deployment %s pod security context %+v, want the user's %+v with the restricted defaults", what, got, user)
+	}
+}
+
+// checkContainerSecurityContext checks a container's security context field
+// by field: what its own security context (user) sets, as set; every other
+// field the restricted standard checks at its restricted value, except
+// where the API server forbids it (no allowPrivilegeEscalation false on a
+// privileged container or one that adds SYS_ADMIN) or the pod's security
+// context already decides it (runAsNonRoot and the seccomp profile).
+func checkContainerSecurityContext(t *testing.T, what string, c *corev1.Container, user *corev1.SecurityContext, pod *corev1.PodSecurityContext) {
+	t.Helper()
+	got, u, p := c.SecurityContext, ptr.Deref(user, corev1.SecurityContext{}), ptr.Deref(pod, corev1.PodSecurityContext{})
+	if got == nil {
+		t.Errorf("Deployment %s container %s has no security context", what, c.Name)
+		return
+	}
+	fail := func(field string, got, want any) {
+		t.Errorf("Deployment %s container %s %s = %s, want %s (its own security context %+v, the pod's %+v)",
+			what, c.Name, field, show(got), show(want), user, pod)
+	}
+	want := u.AllowPrivilegeEscalation
+	if want == nil && !ptr.Deref(u.Privileged, false) && !addsSysAdmin(user) {
+		want = ptr.To(false)
+	}
+	if !ptr.Equal(got.AllowPrivilegeEscalation, want) {
+		fail("allowPrivilegeEscalation", got.AllowPrivilegeEscalation, want)
+	}
+	if want := cmp.Or(u.ReadOnlyRootFilesystem, ptr.To(true)); !ptr.Equal(got.ReadOnlyRootFilesystem, want) {
+		fail("readOnlyRootFilesystem", got.ReadOnlyRootFilesystem, want)
+	}
+	want = u.RunAsNonRoot
+	if want == nil && !isRoot(u.RunAsUser) && p.RunAsNonRoot == nil && !isRoot(p.RunAsUser) {
+		want = ptr.To(true)
+	}
+	if !ptr.Equal(got.RunAsNonRoot, want) {
+		fail("runAsNonRoot", got.RunAsNonRoot, want)
+	}
+	wantCaps := u.Capabilities.DeepCopy()
+	if wantCaps == nil || wantCaps.Drop == nil {
+		wantCaps = cmp.Or(wantCaps, &corev1.Capabilities{})
+		wantCaps.Drop = []corev1.Capability{"ALL"}
+	}
+	if !equalJSON(got.Capabilities, wantCaps) {
+		fail("capabilities", got.Capabilities, wantCaps)
+	}
+	wantSeccomp := u.SeccompProfile
+	if wantSeccomp == nil && p.SeccompProfile == nil {
+		wantSeccomp = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	if !equalJSON(got.SeccompProfile, wantSeccomp) {
+		fail("seccompProfile", got.SeccompProfile, wantSeccomp)
+	}
+	if !ptr.Equal(got.Privileged, u.Privileged) || !ptr.Equal(got.RunAsUser, u.RunAsUser) {
+		fail("privileged and runAsUser", got, user)
+	}
+}
+
+// checkRestricted checks a Deployment's pods against the restricted Pod
+// Security Standard: with nothing relaxed they meet it, but for a hostPath
+// volume, which is then the only violation.
+func checkRestricted(t *testing.T, d *appsv1.Deployment, in buildInput) {
+	t.Helper()
+	if in.relaxes() {
+		return
+	}
+	hostPath := false
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		hostPath = hostPath || v.HostPath != nil
+	}
+	got := restrictedViolations(t, &d.Spec.Template)
+	switch {
+	case hostPath && (len(got) != 1 || !strings.HasPrefix(got[0], "restricted volume types")):
+		t.Errorf("Deployment %s with a hostPath volume: restricted violations %q, want only its volume", d.Name, got)
+	case !hostPath && len(got) > 0:
+		t.Errorf("Deployment %s does not meet the restricted standard with nothing relaxed: %q", d.Name, got)
+	}
+}
+
+// equalJSON reports whether two values have the same JSON form, which is
+// what the API server receives.
+func equalJSON(a, b any) bool {
+	return show(a) == show(b)
+}
+
+func show(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%+v (%v)", v, err)
+	}
+	return string(data)
 }
 
 // checkService checks that a Service's selector picks the pods of d and

@@ -19,6 +19,7 @@ package builder
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,13 +38,17 @@ import (
 // plugin's own checks, the code kube-apiserver runs to enforce the Pod
 // Security Standards, at the restricted level of the newest policy version.
 
-var restricted = api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}
+var (
+	restricted = api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}
+	// evaluator is built once: FuzzBuild checks every input with it.
+	evaluator = sync.OnceValues(func() (policy.Evaluator, error) { return policy.NewEvaluator(policy.DefaultChecks(), nil) })
+)
 
 // restrictedViolations evaluates a pod template against the restricted
 // standard and returns "reason: detail" for each check it fails.
 func restrictedViolations(t *testing.T, tmpl *corev1.PodTemplateSpec) []string {
 	t.Helper()
-	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	evaluator, err := evaluator()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,8 +351,8 @@ func (in buildInput) podOptions(ms *msv1.Microservice) bool {
 		default:
 			return false
 		}
-		// The CEL rules: no extra container is named app, and init
-		// containers and sidecars share no name.
+		// Admission refuses an extra container named app, and the
+		// Deployment's validation a name shared by two containers.
 		if len(validation.IsDNS1123Label(name)) > 0 || name == DefaultContainerName || containerNames[name] {
 			return false
 		}

@@ -27,6 +27,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -187,6 +188,7 @@ func (r *MicroserviceReconciler) syncChildren(ctx context.Context, ms *msv1.Micr
 		r.syncNetworkPolicy,
 		r.syncService,
 		r.syncAutoscaler,
+		r.syncDisruptionBudget,
 		r.syncRoute,
 	}
 	for _, step := range steps {
@@ -301,6 +303,7 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 		Owns(&corev1.Service{}, forgetOnDelete("Service")).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, forgetOnDelete("HorizontalPodAutoscaler")).
 		Owns(&networkingv1.NetworkPolicy{}, forgetOnDelete("NetworkPolicy")).
+		Owns(&policyv1.PodDisruptionBudget{}, forgetOnDelete("PodDisruptionBudget")).
 		// A Microservice's neighbours in the dependency graph react at once
 		// to its availability, rollouts and spec: no polling.
 		Watches(&msv1.Microservice{}, handler.EnqueueRequestsFromMapFunc(r.related), builder.WithPredicates(graphChanged)).

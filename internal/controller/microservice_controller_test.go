@@ -75,10 +75,11 @@ var _ = Describe("Microservice controller", func() {
 			"PATCH deployments":              1,
 			"PATCH services":                 1,
 			"PATCH horizontalpodautoscalers": 1,
+			"PATCH poddisruptionbudgets":     1,
 			"PATCH httproutes":               1,
 			"PATCH microservices/status":     1,
 		}))
-		GinkgoWriter.Printf("Writes to create a Microservice with 4 children: %v\n", env.writes.Since(before, ns))
+		GinkgoWriter.Printf("Writes to create a Microservice with 5 children: %v\n", env.writes.Since(before, ns))
 
 		live := &msv1.Microservice{}
 		Expect(k8sClient.Get(ctx, key(ms), live)).To(Succeed())

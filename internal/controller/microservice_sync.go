@@ -54,21 +54,33 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 		return r.repairStableReplicas(ctx, ms, live)
 	}
 	decision := builder.DecideReplicas(ms, obs.held)
-	// A Deployment held at zero replicas has no pods to keep, and a
-	// hand-off would scale it up before this apply gives it the template it
-	// starts with (the dependencies' addresses): it is released by this one
-	// apply, which leaves spec.replicas to the autoscaler.
-	if found && live.Annotations[builder.AnnotationHeld] != "true" && builder.NeedsReplicasHandoff(decision, live) {
-		logf.FromContext(ctx).Info("Handing spec.replicas of the Deployment to the autoscaler", "replicas", live.Spec.Replicas)
-		if _, err := r.handoff.Apply(ctx, builder.ReplicasHandoff(ms, live), live); err != nil {
+	// Handing spec.replicas to the autoscaler keeps the current pods. A
+	// Deployment held at zero replicas has none, and its template gets the
+	// dependencies' addresses in the apply that releases it: the hand-off
+	// comes after that apply, so that no pod starts from the held template.
+	handoff := found && builder.NeedsReplicasHandoff(decision, live)
+	released := found && live.Annotations[builder.AnnotationHeld] == "true"
+	if handoff && !released {
+		if err := r.handOffReplicas(ctx, ms, live); err != nil {
 			return err
 		}
 	}
 	if _, err := r.applier.Apply(ctx, builder.Deployment(ms, decision, obs.podInputs()), live); err != nil {
 		return err
 	}
+	if handoff && released {
+		if err := r.handOffReplicas(ctx, ms, live); err != nil {
+			return err
+		}
+	}
 	obs.deployment = live
 	return nil
+}
+
+func (r *MicroserviceReconciler) handOffReplicas(ctx context.Context, ms *msv1.Microservice, live *appsv1.Deployment) error {
+	logf.FromContext(ctx).Info("Handing spec.replicas of the Deployment to the autoscaler", "replicas", live.Spec.Replicas)
+	_, err := r.handoff.Apply(ctx, builder.ReplicasHandoff(ms, live), live)
+	return err
 }
 
 // repairStableReplicas puts back the stable Deployment's replica count when

@@ -70,7 +70,6 @@ type dependencies struct {
 	consumers  []graph.Key
 }
 
-
 // isolated reports whether ms's pods get a NetworkPolicy.
 func (r *MicroserviceReconciler) isolated(ms *msv1.Microservice) bool {
 	if np := ms.Spec.NetworkPolicy; np != nil && np.Enabled != nil {

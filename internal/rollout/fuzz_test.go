@@ -34,7 +34,8 @@ import (
 // chosen ticks: new revisions (or back to the stable one), promote,
 // promote-full, abort and retry annotations with new or repeated values, the
 // paused annotation, the HPA scaling the stable track, canary pods crashing,
-// slower or never-ready canary pods, and operator restarts.
+// slower or never-ready canary pods, operator restarts, a new service (no
+// Deployment yet) and dependencies that become unavailable, roll out or are ready.
 //
 // Every tick is checked against all the invariants of invariants_test.go
 // (among them: the weight stays within 0..100, so the route's two weights sum
@@ -99,6 +100,11 @@ func FuzzPlan(f *testing.F) {
 		steps:    [][2]byte{{weightStep, 50}, {weightStep, 50}, {pauseStep, 9}},
 		analysis: [4]byte{0, 0, 0, 0}, cluster: [5]byte{1, 0, 2, 0, 3}, outcome: 'S',
 		events: [][3]byte{{0, promoteFull, 1}, {5, pause, 0}, {6, abort, 1}, {7, unpause, 0}, {9, removeControl, 2}, {12, retry, 1}, {30, hpa, 0}},
+	}, {
+		// A new service held for its dependencies, started, then a version held mid-life.
+		steps:    [][2]byte{{weightStep, 30}, {pauseStep, 1}, {weightStep, 60}},
+		analysis: [4]byte{0, 0, 0, 0}, cluster: [5]byte{3, 0, 1, 0, 14}, outcome: 'S',
+		events: [][3]byte{{0, 12, 1}, {3, 12, 2}, {6, 12, 0}, {9, newRevision, 2}, {10, 12, 2}, {14, 12, 0}},
 	}} {
 		f.Add(seed.bytes())
 	}
@@ -198,6 +204,7 @@ func decodeScenario(data []byte) *scenario {
 		c.Analysis = analysisSpec(every, count, failureLimit, inconclusiveLimit)
 	}
 
+	clockByte := 0
 	sc := &scenario{
 		name:             "fuzz",
 		canary:           c,
@@ -205,11 +212,14 @@ func decodeScenario(data []byte) *scenario {
 		canaryReadyAfter: readinessDelay(r.next()),
 		stableReadyAfter: r.next() % 3,
 		noRoute:          r.next()%2 == 1,
-		clockStep:        time.Duration(r.next()%12+1) * 10 * time.Second,
+		clockStep:        func() time.Duration { clockByte = r.next(); return time.Duration(clockByte%12+1) * 10 * time.Second }(),
 		ticks:            fuzzTicks,
 		// Every scenario delivers a new revision; the events do the rest.
 		hooks: []hook{atTick(1, specRevision("rev2"))},
 	}
+	// The clock's byte also says whether the Microservice is new (no
+	// Deployment yet), so that start-up holds are fuzzed too.
+	sc.newService = clockByte/12%2 == 1
 	for i := 0; i < 16; i++ {
 		b := r.next()
 		if b == 0 {
@@ -239,7 +249,7 @@ func decodeScenario(data []byte) *scenario {
 		}}
 	}
 	for len(r.data) > 0 {
-		tick, kind, param := r.next()%fuzzTicks, r.next()%12, r.next()
+		tick, kind, param := r.next()%fuzzTicks, r.next()%13, r.next()
 		var a action
 		switch kind {
 		case 0:
@@ -264,6 +274,13 @@ func decodeScenario(data []byte) *scenario {
 			a = canaryReadyAfter(readinessDelay(param))
 		case 10:
 			a = restartOperator()
+		case 12:
+			a = []action{
+				dependencies(nil, nil),
+				dependencies([]string{"payments (Unavailable)"}, []string{"payments (Unavailable)"}),
+				dependencies(nil, []string{"payments (RollingOut)"}),
+				dependencies([]string{"payments (Missing)"}, nil),
+			}[param%4]
 		default:
 			a = unannotate([]string{annPromote, annPromoteFull, annAbort, annRetry}[param%4])
 		}

@@ -583,6 +583,9 @@ func childCount(services []*msv1.Microservice) int {
 		if ms.Spec.Route != nil {
 			n++
 		}
+		if builder.PodDisruptionBudget(ms, false) != nil {
+			n++
+		}
 	}
 	return n
 }
@@ -637,6 +640,9 @@ func applyChildren(ctx context.Context, c client.Client, ms *msv1.Microservice) 
 	}
 	if r := builder.HTTPRoute(ms, 0); r != nil {
 		acs = append(acs, r)
+	}
+	if b := builder.PodDisruptionBudget(ms, false); b != nil {
+		acs = append(acs, b)
 	}
 	for _, ac := range acs {
 		asFloorObject(ac)

@@ -359,3 +359,69 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 })
 
 var _ = metav1.Now
+
+// The shape of the boutique's frontend (autoscaled, delivered as a canary,
+// with required dependencies), created before its dependencies exist, so
+// that it is held at zero pods with a template that has none of their
+// addresses: its first pods must wait for them and carry their addresses,
+// which the suite's invariants check on every Pod and ReplicaSet version.
+var _ = Describe("An autoscaled canary-strategy service created with its dependencies", func() {
+	const holdNS = "e2e-holds"
+	hkey := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: holdNS, Name: name} }
+	svc := func(name string, port int32, deps ...string) *msv1.Microservice {
+		ms := &msv1.Microservice{ObjectMeta: metav1.ObjectMeta{Namespace: holdNS, Name: name}}
+		ms.Spec.Image = "example.com/" + name + ":1.0.0"
+		ms.Spec.Ports = []msv1.ServicePort{{Name: "http", Port: port}}
+		for _, d := range deps {
+			ms.Spec.Dependencies = append(ms.Spec.Dependencies, msv1.Dependency{Name: d})
+		}
+		return ms
+	}
+
+	It("starts only once they are available, and only with their addresses", func() {
+		kubectl("create", "namespace", holdNS)
+		web := svc("web", 80, "catalog", "currency")
+		web.Spec.Autoscaling = &msv1.Autoscaling{MinReplicas: ptr.To[int32](2), MaxReplicas: 5, TargetCPUUtilizationPercentage: ptr.To[int32](70)}
+		web.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: &msv1.Canary{Steps: []msv1.CanaryStep{{SetWeight: ptr.To[int32](50)}}}}
+		Expect(k8s.Create(ctx, web)).To(Succeed())
+		Eventually(func() error {
+			d := &appsv1.Deployment{}
+			if err := k8s.Get(ctx, hkey("web"), d); err != nil {
+				return err
+			}
+			if r := ptr.Deref(d.Spec.Replicas, 1); r != 0 {
+				return fmt.Errorf("a service whose dependencies do not exist asks for %d pods", r)
+			}
+			return nil
+		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+
+		all := []*msv1.Microservice{svc("catalog", 3550), svc("currency", 7000), web}
+		for _, ms := range all[:2] {
+			Expect(k8s.Create(ctx, ms)).To(Succeed())
+		}
+		for _, ms := range all {
+			Eventually(func() bool {
+				live := &msv1.Microservice{}
+				return k8s.Get(ctx, hkey(ms.Name), live) == nil && live.Status.ObservedGeneration == live.Generation &&
+					apimeta.IsStatusConditionTrue(live.Status.Conditions, msv1.AvailableCondition)
+			}, 2*time.Minute, time.Second).Should(BeTrue(), ms.Name)
+		}
+		Eventually(func() error {
+			d := &appsv1.Deployment{}
+			if err := k8s.Get(ctx, hkey("web"), d); err != nil {
+				return err
+			}
+			if d.Status.ReadyReplicas < 2 {
+				return fmt.Errorf("not ready: %s", describeDeployment(d))
+			}
+			env := map[string]bool{}
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				env[e.Name] = true
+			}
+			if !env["CATALOG_HOST"] || !env["CURRENCY_HOST"] {
+				return fmt.Errorf("the template lacks the dependencies' addresses: %v", d.Spec.Template.Spec.Containers[0].Env)
+			}
+			return nil
+		}, time.Minute, 250*time.Millisecond).Should(Succeed())
+	})
+})

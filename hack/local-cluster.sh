@@ -100,7 +100,16 @@ up() {
     kubectl apply --server-side -f "$gw/gateway.networking.k8s.io_$kind.yaml" >/dev/null
   done
   kubectl apply --server-side -f "$ROOT/config/crd/bases" >/dev/null
-  kubectl wait --for condition=established --timeout=60s crd/microservices.apps.msvc.dev crd/httproutes.gateway.networking.k8s.io >/dev/null
+  # A CRD created a moment ago may have no status yet, which kubectl wait
+  # reports as an error rather than waiting: retry for up to a minute.
+  local tries=0
+  until kubectl wait --for condition=established --timeout=60s crd/microservices.apps.msvc.dev crd/httproutes.gateway.networking.k8s.io >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    if [[ $tries -ge 30 ]]; then
+      kubectl wait --for condition=established --timeout=5s crd/microservices.apps.msvc.dev crd/httproutes.gateway.networking.k8s.io >/dev/null
+    fi
+    sleep 2
+  done
 
   start_prometheus
   status

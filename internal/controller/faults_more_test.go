@@ -31,6 +31,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -90,7 +91,8 @@ type childRef struct {
 	owners     []metav1.OwnerReference
 }
 
-// children lists the Deployments, Services and HTTPRoutes of namespace ns.
+// children lists the Deployments, Services, HTTPRoutes and
+// PodDisruptionBudgets of namespace ns.
 func children(ns string) map[string]childRef {
 	out := map[string]childRef{}
 	add := func(kind string, obj client.Object) {
@@ -110,6 +112,11 @@ func children(ns string) map[string]childRef {
 	Expect(k8sClient.List(ctx, routes, client.InNamespace(ns))).To(Succeed())
 	for i := range routes.Items {
 		add("HTTPRoute", &routes.Items[i])
+	}
+	budgets := &policyv1.PodDisruptionBudgetList{}
+	Expect(k8sClient.List(ctx, budgets, client.InNamespace(ns))).To(Succeed())
+	for i := range budgets.Items {
+		add("PodDisruptionBudget", &budgets.Items[i])
 	}
 	return out
 }
@@ -259,6 +266,7 @@ var _ = Describe("More faults in the middle of rollouts", func() {
 		Expect(before).To(HaveKey("Service/checkout-stable"))
 		Expect(before).To(HaveKey("Service/checkout-canary"))
 		Expect(before).To(HaveKey("HTTPRoute/checkout"))
+		Expect(before).To(HaveKey("PodDisruptionBudget/checkout"))
 		for name, c := range before {
 			Expect(c.owners).To(ConsistOf(And(
 				HaveField("Kind", "Microservice"), HaveField("Name", "checkout"), HaveField("UID", live.UID),

@@ -32,6 +32,7 @@ import (
 
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 	"github.com/msvc-dev/msvc-operator/internal/memlimit"
+	"github.com/msvc-dev/msvc-operator/internal/metrics"
 )
 
 func main() {
@@ -46,6 +47,7 @@ func main() {
 		qps                     float64
 		burst                   int
 		prometheusAddress       string
+		gatewayImplementation   string
 		networkIsolation        bool
 		monitoringNamespace     string
 		watchNamespaces         string
@@ -59,6 +61,7 @@ func main() {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Microservices reconciled in parallel.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Sustained requests per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server.")
+	flag.StringVar(&gatewayImplementation, "gateway-implementation", string(metrics.DefaultImplementation), "Gateway API implementation or mesh whose metrics the canary metric templates query, unless an analysis names one: traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric.")
 	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
 	flag.BoolVar(&networkIsolation, "network-isolation", false, "Give every Microservice a NetworkPolicy built from the dependency graph, unless its spec.networkPolicy.enabled is false.")
 	flag.StringVar(&monitoringNamespace, "monitoring-namespace", "", "Namespace allowed to scrape the ports named \"metrics\" of isolated Microservices.")
@@ -68,6 +71,12 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+
+	impl, err := metrics.ParseImplementation(gatewayImplementation)
+	if err != nil {
+		log.Error(err, "Invalid --gateway-implementation")
+		os.Exit(1)
+	}
 
 	limit, from, err := memlimit.Apply(os.Getenv)
 	if err != nil {
@@ -115,11 +124,12 @@ func main() {
 	}
 
 	r := &mscontroller.MicroserviceReconciler{
-		Client:                   mgr.GetClient(),
-		Recorder:                 mgr.GetEventRecorder("msvc-operator"),
-		DefaultPrometheusAddress: prometheusAddress,
-		NetworkIsolation:         networkIsolation,
-		MonitoringNamespace:      monitoringNamespace,
+		Client:                       mgr.GetClient(),
+		Recorder:                     mgr.GetEventRecorder("msvc-operator"),
+		DefaultPrometheusAddress:     prometheusAddress,
+		DefaultGatewayImplementation: string(impl),
+		NetworkIsolation:             networkIsolation,
+		MonitoringNamespace:          monitoringNamespace,
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}); err != nil {
 		log.Error(err, "Unable to set up the Microservice controller")

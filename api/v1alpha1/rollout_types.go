@@ -134,6 +134,13 @@ type Analysis struct {
 	// +optional
 	Prometheus *PrometheusProvider `json:"prometheus,omitempty"`
 
+	// Implementation is the Gateway API implementation or mesh whose metrics
+	// the metric templates query: traefik, envoy-gateway, istio, linkerd or
+	// nginx-gateway-fabric. Defaults to the operator's
+	// --gateway-implementation (traefik). Metrics with a query ignore it.
+	// +optional
+	Implementation GatewayImplementation `json:"implementation,omitempty"`
+
 	// Metrics to measure.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
@@ -152,11 +159,24 @@ type PrometheusProvider struct {
 	Address string `json:"address"`
 }
 
+// GatewayImplementation names the software that carries the route's traffic
+// and reports its metrics. docs/traffic-metrics.md lists what each provides.
+// +kubebuilder:validation:Enum=traefik;envoy-gateway;istio;linkerd;nginx-gateway-fabric
+type GatewayImplementation string
+
+// MetricTemplate names a query the operator writes for the implementation in
+// use, measuring the canary track only.
+// +kubebuilder:validation:Enum=request-success-rate;request-duration-p99
+type MetricTemplate string
+
 // NoDataPolicy is what a query that returns no samples means.
 // +kubebuilder:validation:Enum=Fail;Pass;Inconclusive
 type NoDataPolicy string
 
-// Metric is one PromQL query and the range its value must fall in.
+// Metric is one PromQL query, written by hand or by a template, and the
+// range its value must fall in.
+// +kubebuilder:validation:XValidation:rule="!(has(self.query) && has(self.template))",message="spec.rollout.canary.analysis.metrics[] sets both query and template: keep template for the operator's query, or query for your own PromQL, not both"
+// +kubebuilder:validation:XValidation:rule="has(self.query) || has(self.template)",message="spec.rollout.canary.analysis.metrics[] needs a template (request-success-rate or request-duration-p99) or a query (your own PromQL)"
 // +kubebuilder:validation:XValidation:rule="has(self.successCondition.min) || has(self.successCondition.max)",message="spec.rollout.canary.analysis.metrics[].successCondition needs min, max or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.successCondition.min) || !has(self.successCondition.max) || double(self.successCondition.min) <= double(self.successCondition.max)",message="spec.rollout.canary.analysis.metrics[].successCondition.min must not be above max"
 type Metric struct {
@@ -169,11 +189,21 @@ type Metric struct {
 
 	// Query is a PromQL query that returns one number. It is a Go template
 	// with {{ .Name }}, {{ .Namespace }}, {{ .Track }} ("canary" or "stable")
-	// and {{ .Revision }}, each escaped for use inside a PromQL string literal.
+	// and {{ .Revision }}, each escaped for use inside a PromQL string literal,
+	// and {{ .Interval }}, the rate window (for example 60s) that the
+	// templates use. Set query or template, not both.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +required
-	Query string `json:"query"`
+	// +optional
+	Query string `json:"query,omitempty"`
+
+	// Template is a built-in query of the canary track's traffic:
+	// request-success-rate (the share of requests answered without a 5xx,
+	// from 0 to 1) or request-duration-p99 (the 99th percentile of the
+	// response time, in milliseconds). The operator writes the PromQL for
+	// the analysis's implementation. Set template or query, not both.
+	// +optional
+	Template MetricTemplate `json:"template,omitempty"`
 
 	// SuccessCondition is the range the value must fall in.
 	// +required

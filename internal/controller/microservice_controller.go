@@ -73,6 +73,9 @@ type MicroserviceReconciler struct {
 	// NewMetricsProvider makes the metrics provider for an address; the
 	// Prometheus HTTP API when nil.
 	NewMetricsProvider func(address string) (metrics.Provider, error)
+	// DefaultGatewayImplementation is whose metrics the metric templates
+	// query when an analysis names no implementation; traefik when empty.
+	DefaultGatewayImplementation string
 	// NetworkIsolation gives every Microservice a NetworkPolicy unless its
 	// spec.networkPolicy.enabled says otherwise.
 	NetworkIsolation bool

@@ -111,11 +111,33 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		address = a.Prometheus.Address
 	}
 	provider, providerErr := r.newProvider(address)
-	vars := metrics.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision}
+	interval := rollout.DefaultInterval
+	if a.Interval != nil && a.Interval.Duration > 0 {
+		interval = a.Interval.Duration
+	}
+	window := metrics.RateWindow(interval)
+	vars := metrics.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
+	impl := metrics.Implementation(a.Implementation)
+	if impl == "" {
+		impl = metrics.Implementation(r.DefaultGatewayImplementation)
+	}
+	target := metrics.Target{
+		Namespace: ms.Namespace,
+		Service:   builder.TrackServiceName(ms, builder.TrackCanary),
+		Workload:  builder.CanaryDeploymentName(ms),
+		Window:    window,
+	}
 
 	m := &rollout.Measurement{Phase: rollout.PhaseSuccessful}
 	for _, metric := range a.Metrics {
-		phase, value, msg := r.measureOne(ctx, provider, providerErr, metric, vars)
+		var query string
+		var err error
+		if metric.Template != "" {
+			query, err = metrics.TemplateQuery(impl, metrics.Template(metric.Template), target)
+		} else {
+			query, err = metrics.RenderQuery(metric.Query, vars)
+		}
+		phase, value, msg := r.measureOne(ctx, provider, providerErr, metric, query, err)
 		m.Metrics = append(m.Metrics, msv1.MetricResult{Name: metric.Name, Value: value, Phase: string(phase), Message: msg})
 		switch {
 		case phase == metrics.PhaseFailed:
@@ -127,13 +149,14 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	return m
 }
 
-func (r *MicroserviceReconciler) measureOne(ctx context.Context, provider metrics.Provider, providerErr error, metric msv1.Metric, vars metrics.QueryVars) (metrics.Phase, string, string) {
+// measureOne runs one metric's query (rendered from its query or its
+// template; renderErr when that failed) and judges the value.
+func (r *MicroserviceReconciler) measureOne(ctx context.Context, provider metrics.Provider, providerErr error, metric msv1.Metric, query string, renderErr error) (metrics.Phase, string, string) {
+	if renderErr != nil {
+		return metrics.PhaseInconclusive, "", renderErr.Error()
+	}
 	if providerErr != nil {
 		return metrics.PhaseInconclusive, "", providerErr.Error()
-	}
-	query, err := metrics.RenderQuery(metric.Query, vars)
-	if err != nil {
-		return metrics.PhaseInconclusive, "", err.Error()
 	}
 	lo, err := metrics.ParseBound(ptr.Deref(metric.SuccessCondition.Min, ""))
 	if err != nil {

@@ -18,19 +18,24 @@ package metrics
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
 // QueryVars are the values a query template may refer to as {{ .Name }},
-// {{ .Namespace }}, {{ .Track }} and {{ .Revision }}.
+// {{ .Namespace }}, {{ .Track }}, {{ .Revision }} and {{ .Interval }}.
 type QueryVars struct {
 	Name      string
 	Namespace string
 	Track     string
 	Revision  string
+	// Interval is the rate window, a Prometheus duration such as "60s"
+	// (see RateWindow).
+	Interval string
 }
 
 // sampleQueryVars are used by ValidateQueryTemplate.
@@ -39,6 +44,27 @@ var sampleQueryVars = QueryVars{
 	Namespace: "default",
 	Track:     "canary",
 	Revision:  "sample-app-00001",
+	Interval:  "60s",
+}
+
+// scrapeIntervalAssumption is the longest scrape interval the rate window
+// is sized for. Production Prometheus setups commonly scrape every 15s to 30s;
+// rate() needs at least two samples in its window, and four make it robust
+// against a missed scrape.
+const scrapeIntervalAssumption = 15 * time.Second
+
+// MinRateWindow is the shortest rate window: four scrapes at
+// scrapeIntervalAssumption.
+const MinRateWindow = 4 * scrapeIntervalAssumption
+
+// RateWindow is the range of the rate() in the metric templates, given to
+// queries as {{ .Interval }}: the analysis interval, but at least
+// MinRateWindow, rounded up to whole seconds and written in seconds ("90s"),
+// a form every Prometheus version parses.
+func RateWindow(interval time.Duration) string {
+	w := max(interval, MinRateWindow)
+	secs := int64((w + time.Second - 1) / time.Second)
+	return strconv.FormatInt(secs, 10) + "s"
 }
 
 // RenderQuery executes the text/template tmpl with vars and returns the
@@ -86,6 +112,7 @@ func escapeQueryVars(vars QueryVars) (QueryVars, error) {
 		{"Namespace", vars.Namespace, &out.Namespace},
 		{"Track", vars.Track, &out.Track},
 		{"Revision", vars.Revision, &out.Revision},
+		{"Interval", vars.Interval, &out.Interval},
 	}
 	for _, f := range fields {
 		s, err := escapePromQLString(f.in)

@@ -69,7 +69,7 @@ func main() {
 
 // printer writes the seconds and the summary as text or JSON lines.
 type printer struct {
-	w     io.Writer
+	w    io.Writer
 	json bool
 	n    int // seconds printed
 }

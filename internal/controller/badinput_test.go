@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -102,6 +103,18 @@ const promQLTemplate = `sum(rate(http_requests_total{app="{{ .Name }}",code=~"5.
 func render(tmpl, name string) func(string) string {
 	return func(string) string {
 		q, err := metrics.RenderQuery(tmpl, metrics.QueryVars{Name: name, Namespace: "shop", Track: "canary", Revision: "checkout-5d4f9c"})
+		if err != nil {
+			return "measurement Inconclusive: " + err.Error()
+		}
+		return "query sent: " + q
+	}
+}
+
+// renderTemplate renders template tmpl for implementation impl, for the
+// canary of checkout in namespace shop, as a measurement would.
+func renderTemplate(impl metrics.Implementation, tmpl metrics.Template) func(string) string {
+	return func(string) string {
+		q, err := metrics.TemplateQuery(impl, tmpl, metrics.Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: metrics.RateWindow(time.Minute)})
 		if err != nil {
 			return "measurement Inconclusive: " + err.Error()
 		}
@@ -511,6 +524,27 @@ var badInputs = []badInput{
 		input:   `spec: {rollout: {strategy: Canary, canary: {steps: [{analysis: {}}], analysis: {metrics: [{name: 'errors"}', query: "sum(x)", successCondition: {max: "1"}}]}}}}`,
 		message: `spec.rollout.canary.analysis.metrics[0].name: Invalid value: "errors\"}": spec.rollout.canary.analysis.metrics[0].name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'`,
 		fix:     "Name the metric in lower case letters, digits and '-'."},
+	{category: "Analysis", name: "metric with both query and template",
+		input:   `spec: {rollout: {strategy: Canary, canary: {steps: [{analysis: {}}], analysis: {metrics: [{name: success-rate, query: "sum(x)", template: request-success-rate, successCondition: {min: "0.99"}}]}}}}`,
+		message: `spec.rollout.canary.analysis.metrics[0]: Invalid value: spec.rollout.canary.analysis.metrics[] sets both query and template: keep template for the operator's query, or query for your own PromQL, not both`,
+		fix:     "Remove query to use the template, or template to keep your PromQL."},
+	{category: "Analysis", name: "metric with neither query nor template",
+		input:   `spec: {rollout: {strategy: Canary, canary: {steps: [{analysis: {}}], analysis: {metrics: [{name: success-rate, successCondition: {min: "0.99"}}]}}}}`,
+		message: `spec.rollout.canary.analysis.metrics[0]: Invalid value: spec.rollout.canary.analysis.metrics[] needs a template (request-success-rate or request-duration-p99) or a query (your own PromQL)`,
+		fix:     "Add template: request-success-rate, or a query."},
+	{category: "Analysis", name: "unknown metric template",
+		input:   `spec: {rollout: {strategy: Canary, canary: {steps: [{analysis: {}}], analysis: {metrics: [{name: errors, template: error-rate, successCondition: {max: "0.01"}}]}}}}`,
+		message: `[spec.rollout.canary.analysis.metrics[0].template: Unsupported value: "error-rate": supported values: "request-success-rate", "request-duration-p99", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]`,
+		fix:     "Use request-success-rate (with min) or request-duration-p99 (with max, in milliseconds); docs/traffic-metrics.md lists them."},
+	{category: "Analysis", name: "unknown gateway implementation",
+		input:   `spec: {rollout: {strategy: Canary, canary: {steps: [{analysis: {}}], analysis: {implementation: haproxy, metrics: [{name: success-rate, template: request-success-rate, successCondition: {min: "0.99"}}]}}}}`,
+		message: `[spec.rollout.canary.analysis.implementation: Unsupported value: "haproxy": supported values: "traefik", "envoy-gateway", "istio", "linkerd", "nginx-gateway-fabric", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]`,
+		fix:     "Use traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric, or leave it out for the operator's --gateway-implementation."},
+	{category: "Analysis", name: "a template the implementation cannot provide",
+		input:   `analysis: {implementation: envoy-gateway, metrics: [{name: success-rate, template: request-success-rate, successCondition: {min: "0.99"}}]}`,
+		observe: renderTemplate(metrics.EnvoyGateway, metrics.RequestSuccessRate),
+		message: `measurement Inconclusive: template request-success-rate is not available for envoy-gateway: Envoy Gateway counts all backendRefs of an HTTPRoute rule in one Envoy cluster (httproute/<namespace>/<route>/rule/<index>), so its metrics cannot tell the canary from stable; write a query instead, or set analysis.implementation if another one carries the traffic`,
+		fix:     "Write a query for this metric, or set analysis.implementation to what carries the traffic; docs/traffic-metrics.md says what each implementation provides."},
 
 	// PromQL injection through templated values. Admission keeps quotes
 	// out of every value a query template can refer to (names, namespaces,

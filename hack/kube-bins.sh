@@ -98,6 +98,16 @@ GO
   echo "$dir"
 }
 
+version_ldflags() {
+  local minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
+  local flags="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=v${K8S_VERSION} -X $pkg.gitMajor=${K8S_VERSION%%.*} -X $pkg.gitMinor=${minor}"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$flags"
+}
+
 for c in "${components[@]}"; do
   if [[ -x "$OUT/$c" ]]; then
     log "$c is cached in $OUT"
@@ -113,7 +123,10 @@ for c in "${components[@]}"; do
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
       dir="$(k8s_tools_module)"
       log "Building $c v${K8S_VERSION} (several minutes cold on 2 cores; progress below)"
-      (cd "$dir" && CGO_ENABLED=0 go build -trimpath -v -o "$OUT/$c.tmp" "k8s.io/kubernetes/cmd/$c" 2>&1 \
+      # Stamp the release version, as Kubernetes' own release builds do: without
+      # it kube-apiserver reports v0.0.0-master+$Format:%H$, which kubectl
+      # version cannot parse and which clients that check the server refuse.
+      (cd "$dir" && CGO_ENABLED=0 go build -trimpath -v -ldflags "$(version_ldflags)" -o "$OUT/$c.tmp" "k8s.io/kubernetes/cmd/$c" 2>&1 \
         | awk '{n++; if (n % 200 == 0) { printf "[kube-bins]   %d packages compiled, now %s\n", n, $0; fflush() } }' >&2)
       ;;
     *)

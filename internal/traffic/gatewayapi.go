@@ -187,24 +187,30 @@ func (g *GatewayAPI) Remove(ctx context.Context, ms *msv1.Microservice) error {
 }
 
 // AcceptanceOf reads the route's parent statuses: accepted when every
-// parent of the spec accepted the route's current generation.
+// parent of the spec accepted the route's current generation and resolved
+// its backends. A parent that accepts the route but cannot resolve a
+// backend (Traefik, for one, refuses a backend port whose appProtocol is
+// grpc) serves errors on it, so that counts as a refusal too.
 func AcceptanceOf(ms *msv1.Microservice, route *gwv1.HTTPRoute) Acceptance {
 	var pending, refused []string
 	for _, ref := range ms.Spec.Route.ParentRefs {
 		name := parentName(ms, ref)
-		accepted := findAccepted(ms, route, ref)
+		accepted, resolved := findConditions(ms, route, ref)
 		switch {
 		case accepted == nil:
 			pending = append(pending, name)
 		case accepted.Status != metav1.ConditionTrue:
 			refused = append(refused, fmt.Sprintf("%s (%s: %s)", name, accepted.Reason, accepted.Message))
+		case resolved != nil && resolved.Status == metav1.ConditionFalse:
+			refused = append(refused, fmt.Sprintf("%s (%s: %s)", name, resolved.Reason, resolved.Message))
 		}
 	}
 	switch {
 	case len(refused) > 0:
 		return Acceptance{Status: metav1.ConditionFalse, Reason: ReasonNotAccepted, Message: "Route refused by " + strings.Join(refused, "; ")}
 	case len(pending) > 0:
-		return Acceptance{Status: metav1.ConditionUnknown, Reason: ReasonPending, Message: "Waiting for the Gateway controller to accept the route on " + strings.Join(pending, ", ")}
+		return Acceptance{Status: metav1.ConditionUnknown, Reason: ReasonPending, Message: "Waiting for the Gateway controller to accept the route on " +
+			strings.Join(pending, ", ") + " (no controller has reported on it yet: check that the Gateway exists and that its GatewayClass's controller runs)"}
 	}
 	return Acceptance{Status: metav1.ConditionTrue, Reason: ReasonAccepted, Message: fmt.Sprintf("Route accepted by %d parent(s)", len(ms.Spec.Route.ParentRefs))}
 }
@@ -217,9 +223,10 @@ func parentName(ms *msv1.Microservice, ref msv1.ParentReference) string {
 	return ns + "/" + ref.Name
 }
 
-// findAccepted returns the Accepted condition that a parent reported for the
-// route's current generation, or nil when it has not reported on it.
-func findAccepted(ms *msv1.Microservice, route *gwv1.HTTPRoute, ref msv1.ParentReference) *metav1.Condition {
+// findConditions returns the Accepted and ResolvedRefs conditions that a
+// parent reported for the route's current generation; accepted is nil when
+// it has not reported on it.
+func findConditions(ms *msv1.Microservice, route *gwv1.HTTPRoute, ref msv1.ParentReference) (accepted, resolved *metav1.Condition) {
 	wantNS := ref.Namespace
 	if wantNS == "" {
 		wantNS = ms.Namespace
@@ -235,8 +242,12 @@ func findAccepted(ms *msv1.Microservice, route *gwv1.HTTPRoute, ref msv1.ParentR
 		}
 		c := apimeta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionAccepted))
 		if c != nil && c.ObservedGeneration >= route.Generation {
-			return c
+			r := apimeta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionResolvedRefs))
+			if r != nil && r.ObservedGeneration < route.Generation {
+				r = nil
+			}
+			return c, r
 		}
 	}
-	return nil
+	return nil, nil
 }

@@ -42,6 +42,11 @@ func parentStatus(name, ns string, status metav1.ConditionStatus, reason string,
 	}
 }
 
+func withResolvedRefs(p gwv1.RouteParentStatus, status metav1.ConditionStatus, reason, message string, observed int64) gwv1.RouteParentStatus {
+	p.Conditions = append(p.Conditions, metav1.Condition{Type: "ResolvedRefs", Status: status, Reason: reason, Message: message, ObservedGeneration: observed})
+	return p
+}
+
 func TestAcceptanceOf(t *testing.T) {
 	parents := []msv1.ParentReference{{Name: "public", Namespace: "gateway-system"}, {Name: "internal"}}
 	tests := []struct {
@@ -62,6 +67,14 @@ func TestAcceptanceOf(t *testing.T) {
 			metav1.ConditionFalse, ReasonNotAccepted, "shop/internal (NotAllowedByListeners: m)"},
 		{"same name in another namespace does not count", parents[:1], routeWithParents(1, parentStatus("public", "other", "True", "Accepted", 1)),
 			metav1.ConditionUnknown, ReasonPending, "gateway-system/public"},
+		{"accepted but a backend unresolved", parents[:1], routeWithParents(1, withResolvedRefs(parentStatus("public", "gateway-system", "True", "Accepted", 1),
+			"False", "UnsupportedProtocol", "Cannot load HTTPBackendRef /Service/shop/checkout-stable: unsupported application protocol grpc", 1)),
+			metav1.ConditionFalse, ReasonNotAccepted, "gateway-system/public (UnsupportedProtocol: Cannot load HTTPBackendRef /Service/shop/checkout-stable: unsupported application protocol grpc)"},
+		{"unresolved for an older generation does not count", parents[:1], routeWithParents(2, withResolvedRefs(parentStatus("public", "gateway-system", "True", "Accepted", 2),
+			"False", "UnsupportedProtocol", "old", 1)),
+			metav1.ConditionTrue, ReasonAccepted, "1 parent(s)"},
+		{"accepted and resolved", parents[:1], routeWithParents(1, withResolvedRefs(parentStatus("public", "gateway-system", "True", "Accepted", 1), "True", "ResolvedRefs", "", 1)),
+			metav1.ConditionTrue, ReasonAccepted, "1 parent(s)"},
 		{"all accepted", parents, routeWithParents(1,
 			parentStatus("public", "gateway-system", "True", "Accepted", 1), parentStatus("internal", "", "True", "Accepted", 1)),
 			metav1.ConditionTrue, ReasonAccepted, "2 parent(s)"},

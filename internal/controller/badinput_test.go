@@ -114,7 +114,7 @@ func render(tmpl, name string) func(string) string {
 // canary of checkout in namespace shop, as a measurement would.
 func renderTemplate(impl metrics.Implementation, tmpl metrics.Template) func(string) string {
 	return func(string) string {
-		q, err := metrics.TemplateQuery(impl, tmpl, metrics.Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: metrics.RateWindow(time.Minute)})
+		q, err := metrics.TemplateQuery(impl, tmpl, metrics.Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: metrics.RateWindow(time.Minute, 0)})
 		if err != nil {
 			return "measurement Inconclusive: " + err.Error()
 		}

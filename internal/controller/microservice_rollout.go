@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -115,7 +116,11 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	if a.Interval != nil && a.Interval.Duration > 0 {
 		interval = a.Interval.Duration
 	}
-	window := metrics.RateWindow(interval)
+	var sinceStep time.Duration
+	if st := ms.Status.Rollout; st != nil && st.StepStartedAt != nil {
+		sinceStep = time.Since(st.StepStartedAt.Time)
+	}
+	window := metrics.RateWindow(interval, sinceStep)
 	vars := metrics.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
 	impl := metrics.Implementation(a.Implementation)
 	if impl == "" {

@@ -35,20 +35,27 @@ const trafficDoc = "../../docs/traffic-metrics.md"
 
 func TestRateWindow(t *testing.T) {
 	tests := []struct {
-		interval time.Duration
-		want     string
+		interval, sinceStep time.Duration
+		want                string
 	}{
-		{time.Second, "60s"},
-		{30 * time.Second, "60s"},
-		{time.Minute, "60s"},
-		{90 * time.Second, "90s"},
-		{1500 * time.Millisecond, "60s"},
-		{time.Minute + 500*time.Millisecond, "61s"},
-		{24 * time.Hour, "86400s"},
+		{time.Second, 0, "60s"},
+		{30 * time.Second, 0, "60s"},
+		{time.Minute, 0, "60s"},
+		{90 * time.Second, 0, "90s"},
+		{1500 * time.Millisecond, 0, "60s"},
+		{time.Minute + 500*time.Millisecond, 0, "61s"},
+		{24 * time.Hour, 0, "86400s"},
+		// Never back before the analysis step started, never below the interval.
+		{4 * time.Second, 4 * time.Second, "4s"},
+		{4 * time.Second, 9 * time.Second, "9s"},
+		{4 * time.Second, 10 * time.Minute, "60s"},
+		{30 * time.Second, 2 * time.Second, "30s"},
+		{time.Minute, time.Minute + 200*time.Millisecond, "60s"},
+		{90 * time.Second, time.Hour, "90s"},
 	}
 	for _, tt := range tests {
-		if got := RateWindow(tt.interval); got != tt.want {
-			t.Errorf("RateWindow(%v) = %q, want %q", tt.interval, got, tt.want)
+		if got := RateWindow(tt.interval, tt.sinceStep); got != tt.want {
+			t.Errorf("RateWindow(%v, %v) = %q, want %q", tt.interval, tt.sinceStep, got, tt.want)
 		}
 	}
 }
@@ -260,7 +267,7 @@ func TestTrafficMetricsDoc(t *testing.T) {
 // the Microservice checkout in namespace shop with the default interval.
 func generatedQueries() string {
 	var b strings.Builder
-	target := Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: RateWindow(time.Minute)}
+	target := Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: RateWindow(time.Minute, 0)}
 	for _, impl := range Implementations() {
 		if b.Len() == 0 {
 			b.WriteString("\n")

@@ -59,10 +59,17 @@ const MinRateWindow = 4 * scrapeIntervalAssumption
 
 // RateWindow is the range of the rate() in the metric templates, given to
 // queries as {{ .Interval }}: the analysis interval, but at least
-// MinRateWindow, rounded up to whole seconds and written in seconds ("90s"),
-// a form every Prometheus version parses.
-func RateWindow(interval time.Duration) string {
+// MinRateWindow, and never reaching back before the analysis step started
+// (sinceStep; 0 when unknown) nor shorter than the interval. The canary's
+// Service keeps its name across revisions, so a longer window would count
+// the previous canary revision's requests, and could pass a bad canary on
+// a good one's record. Rounded up to whole seconds and written in seconds
+// ("90s"), a form every Prometheus version parses.
+func RateWindow(interval, sinceStep time.Duration) string {
 	w := max(interval, MinRateWindow)
+	if sinceStep > 0 {
+		w = min(w, max(sinceStep, interval))
+	}
 	secs := int64((w + time.Second - 1) / time.Second)
 	return strconv.FormatInt(secs, 10) + "s"
 }

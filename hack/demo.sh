@@ -2,7 +2,9 @@
 # The operator's main job, on a local control plane the project starts itself:
 # the boutique application comes up in dependency order, a new version of the
 # frontend is delivered as a canary and promoted, and a bad one is rolled back
-# on its metrics.
+# on its metrics. Shoppers' requests (a load generator) go through a real
+# Gateway (Traefik) to test apps serving on the pods' IPs; the analysis reads
+# the success rate that Traefik measured.
 #
 # Usage: hack/demo.sh          (make demo)
 #        hack/demo.sh down     (make demo-down)
@@ -27,24 +29,24 @@ eval "$(hack/local-cluster.sh env)"
 BINS="$(hack/kube-bins.sh --print-dir)"
 kubectl() { "$BINS/kubectl" "$@"; }
 
-say "Building and starting the operator and the demo's stand-in data plane"
+say "Building and starting the operator and the shoppers (a load generator, 50 requests a second through the Gateway)"
 go build -o bin/manager ./cmd
-go build -o bin/demohelper ./test/demohelper
+go build -o bin/loadgen ./test/dataplane/loadgen
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
-if ! pid_alive "$STATE/demohelper.pid"; then
-  setsid bin/demohelper --listen "$MSVC_DEMOHELPER_ADDR" >"$STATE/demohelper.log" 2>&1 &
-  echo $! >"$STATE/demohelper.pid"
-fi
 if ! pid_alive "$STATE/operator.pid"; then
   setsid bin/manager --metrics-bind-address=0 --health-probe-bind-address=127.0.0.1:18081 \
-    --default-prometheus-address="$MSVC_PROMETHEUS_URL" >"$STATE/operator.log" 2>&1 &
+    --default-prometheus-address="$MSVC_PROMETHEUS_URL" --gateway-implementation=traefik >"$STATE/operator.log" 2>&1 &
   echo $! >"$STATE/operator.pid"
 fi
 echo "operator log: $STATE/operator.log"
-
-ratio() { curl -fsS -X POST "http://$MSVC_DEMOHELPER_ADDR/ratio?namespace=$NS&service=frontend&track=$1&ratio=$2" >/dev/null; }
-for _ in $(seq 1 50); do ratio stable 0.999 2>/dev/null && break; sleep 0.1; done
-ratio canary 0.999
+# The load generator runs inside the data plane's network namespace, against
+# the Gateway's listener there; it stops by itself after 30 minutes.
+if ! pid_alive "$STATE/loadgen.pid"; then
+  setsid ip netns exec "$MSVC_NETNS" bin/loadgen --url http://127.0.0.1:8000/ --host boutique.example.com \
+    --rate 50 --duration 30m >"$STATE/loadgen.log" 2>&1 < /dev/null &
+  echo $! >"$STATE/loadgen.pid"
+fi
+echo "shoppers' log (a line a second): $STATE/loadgen.log"
 
 # The sample as it is, with the analysis pointed at the local Prometheus and
 # its timers shortened so that the demo takes minutes, not a quarter hour.
@@ -65,8 +67,10 @@ view() {
   kubectl get ms -n "$NS" -o custom-columns='NAME:.metadata.name,READY PODS:.status.readyReplicas,AVAILABLE:.status.conditions[?(@.type=="Available")].status,DEPENDENCIES:.status.conditions[?(@.type=="DependenciesReady")].status,PHASE:.status.rollout.phase,STEP:.status.rollout.currentStep,WEIGHT:.status.rollout.canaryWeight,IMAGE:.spec.image' 2>/dev/null
   if [[ -n "${2:-}" ]]; then
     echo
-    kubectl get ms -n "$NS" "$2" -o jsonpath='{.status.rollout.message}{"\n"}{range .status.rollout.analysis.metrics[*]}  {.name}={.value} ({.phase}){"\n"}{end}' 2>/dev/null
+    kubectl get ms -n "$NS" "$2" -o jsonpath='{.status.rollout.message}{"\n"}{range .status.rollout.analysis.metrics[*]}  analysis: {.name}={.value} ({.phase}){"\n"}{end}' 2>/dev/null
+    echo "  route weights: $(kubectl get httproute -n "$NS" "$2" -o jsonpath='{range .spec.rules[0].backendRefs[*]}{.name}={.weight} {end}' 2>/dev/null)"
   fi
+  echo "  shoppers, last second (responses by version through the Gateway): $(tail -n 1 "$STATE/loadgen.log" 2>/dev/null)"
 }
 # wait_for runs view until the command in $2 succeeds, or fails after $3 seconds.
 wait_for() {
@@ -97,23 +101,29 @@ kubectl annotate ms -n "$NS" frontend --overwrite "rollout.apps.msvc.dev/promote
 wait_for "Promoting: stable rolls out v0.10.3, then traffic moves back to it" "phase_is Succeeded" 300 frontend
 
 say "Delivering a bad version: its canary fails half of its requests"
-ratio canary 0.5
+BAD_FROM=$(wc -l <"$STATE/loadgen.log")
 kubectl patch ms -n "$NS" frontend --type merge -p '{"spec":{"image":"us-central1-docker.pkg.dev/google-samples/microservices-demo/frontend:v0.10.4-bad"}}' >/dev/null
 wait_for "The analysis fails: traffic goes back to stable, the canary is removed" "phase_is RolledBack" 300 frontend
 DEGRADED="$(kubectl get ms -n "$NS" frontend -o jsonpath='{.status.conditions[?(@.type=="Degraded")].message}')"
+sleep 3
+# The shoppers' failed responses from the bad version's patch to now.
+FAILED=$(tail -n +"$((BAD_FROM + 1))" "$STATE/loadgen.log" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^(5xx|errors)=/) { split($i, kv, "="); n += kv[2] }} END {print n + 0}')
 
 say "Summary"
 cat <<SUMMARY
 - $SERVICES services came up in dependency order in ${UP}s (from the start of this command)
 - frontend v0.10.3 was delivered as a canary and promoted
 - the bad version was rolled back: $DEGRADED
+- shoppers saw $FAILED failed responses from the bad version (of about 50 a second through the Gateway)
 - total: $(( $(date +%s) - START ))s
 
 Poke at it:
   export KUBECONFIG=$KUBECONFIG
   $BINS/kubectl get ms -n $NS
   $BINS/kubectl get ms -n $NS frontend -o yaml
+  curl -H 'Host: boutique.example.com' $MSVC_GATEWAY_URL/
   operator log: $STATE/operator.log
+  shoppers' log: $STATE/loadgen.log
 Tear it all down:
   make demo-down
 SUMMARY

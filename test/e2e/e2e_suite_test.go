@@ -19,7 +19,10 @@ limitations under the License.
 // Package e2e runs the operator as a user installs it, on the local control
 // plane of hack/local-cluster.sh: real kube-controller-manager (Deployment,
 // ReplicaSet, HPA and garbage-collection controllers), kube-scheduler, kwok
-// nodes whose pods become Running and Ready, and a real Prometheus.
+// nodes whose pods become Running and Ready, a real Prometheus, and a real
+// data plane: Traefik programs the Gateway gateway-system/public and routes
+// real requests by the operator's HTTPRoute weights to test apps that serve
+// on the pods' IPs, in a network namespace of the local cluster's own.
 //
 // Run it with make test-e2e.
 package e2e
@@ -50,10 +53,10 @@ var (
 	state      string
 	kubeconfig string
 	promURL    string
-	helperAddr string
+	gatewayURL string
+	netns      string
 	k8s        client.Client
 	operator   *exec.Cmd
-	helper     *exec.Cmd
 )
 
 func TestE2E(t *testing.T) {
@@ -161,8 +164,10 @@ var _ = BeforeSuite(func() {
 			kubeconfig = v
 		case "MSVC_PROMETHEUS_URL":
 			promURL = v
-		case "MSVC_DEMOHELPER_ADDR":
-			helperAddr = v
+		case "MSVC_GATEWAY_URL":
+			gatewayURL = v
+		case "MSVC_NETNS":
+			netns = v
 		}
 	}
 
@@ -188,16 +193,13 @@ var _ = BeforeSuite(func() {
 	// their Pods and ReplicaSets, goes to the invariants' history.
 	invariants = startInvariants(cfg, scheme)
 
-	By("building and starting the manager and the stand-in data plane")
+	By("building and starting the manager")
 	run("go", "build", "-o", "bin/manager", "./cmd")
-	run("go", "build", "-o", "bin/demohelper", "./test/demohelper")
-	helper = start("e2e-demohelper.log", []string{"KUBECONFIG=" + kubeconfig}, filepath.Join(root, "bin", "demohelper"), "--listen", helperAddr)
 	startOperator()
 })
 
 var _ = AfterSuite(func() {
 	stop(operator)
-	stop(helper)
 	var violations []string
 	if invariants != nil {
 		violations = invariants.finish()
@@ -206,6 +208,7 @@ var _ = AfterSuite(func() {
 		cmd := exec.Command(filepath.Join(root, "hack", "local-cluster.sh"), "down")
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 		Expect(cmd.Run()).To(Succeed())
+		Expect(leftBehind()).To(BeEmpty(), "local-cluster.sh down left these behind")
 	}
 	shown := violations[:min(len(violations), 20)]
 	Expect(violations).To(BeEmpty(), "the invariants were broken %d times (all of them in %s), first:\n%s",
@@ -213,3 +216,29 @@ var _ = AfterSuite(func() {
 })
 
 var ctx = context.Background()
+
+// leftBehind lists what of the local cluster still exists after down: its
+// network namespace, and any process started from the project's binaries
+// (Kubernetes, kwok, Traefik, the pod runner and test apps) or socat.
+func leftBehind() []string {
+	var out []string
+	if netns != "" {
+		if list, err := exec.Command("ip", "netns", "list").Output(); err == nil && strings.Contains(string(list), netns) {
+			out = append(out, "network namespace "+netns)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		cmdline := strings.ReplaceAll(strings.TrimRight(string(data), "\x00"), "\x00", " ")
+		exe := strings.Fields(cmdline)[0]
+		if strings.HasPrefix(exe, filepath.Join(root, ".cache")) || strings.HasPrefix(exe, filepath.Join(root, "bin")) ||
+			filepath.Base(exe) == "socat" && strings.Contains(cmdline, state) {
+			out = append(out, strings.TrimPrefix(filepath.Dir(p), "/proc/")+": "+cmdline)
+		}
+	}
+	return out
+}

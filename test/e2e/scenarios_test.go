@@ -20,7 +20,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,20 +75,6 @@ func describeDeployment(d *appsv1.Deployment) string {
 		out += fmt.Sprintf("; %s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message)
 	}
 	return out
-}
-
-func ratio(track string, r float64) {
-	Eventually(func() error {
-		resp, err := http.Post(fmt.Sprintf("http://%s/ratio?namespace=%s&service=frontend&track=%s&ratio=%g", helperAddr, ns, track, r), "", nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 }
 
 func get(name string) *msv1.Microservice {
@@ -154,10 +139,17 @@ func atGate() {
 }
 
 var _ = Describe("The operator on a real control plane", Ordered, func() {
+	// Shoppers: real requests through the Gateway for the whole of this
+	// Describe, so that the frontend's analysis reads the success rate that
+	// Traefik measured.
+	var shoppers *traffic
 	BeforeAll(func() {
 		kubectl("create", "namespace", ns)
-		ratio("stable", 0.999)
-		ratio("canary", 0.999)
+		shoppers = startTraffic("boutique.example.com", 50, 15*time.Minute)
+	})
+	AfterAll(func() {
+		total := shoppers.stop()
+		AddReportEntry("shoppers' requests", fmt.Sprintf("%+v", total))
 	})
 
 	// A failed spec leaves what the cluster looked like in the report: the
@@ -325,7 +317,7 @@ var _ = Describe("The operator on a real control plane", Ordered, func() {
 	})
 
 	It("rolls a canary back on failing metrics, traffic first", func() {
-		ratio("canary", 0.5)
+		// The test app fails half of its requests when its tag ends in -bad.
 		setImage("frontend", "example.com/frontend:v4-bad")
 		Eventually(rolloutPhase("frontend"), 3*time.Minute, time.Second).Should(Equal(msv1.RolloutPhaseRolledBack))
 		Expect(routeWeights("frontend")).To(Equal("frontend-stable=100/frontend-canary=0"))

@@ -22,7 +22,7 @@ all: build
 ##@ General
 
 .PHONY: demo
-demo: ## The main job on a local control plane the project starts itself: the boutique up in order, a canary promoted, a bad version rolled back.
+demo: ## The main job on a local cluster the project starts itself, with a real Traefik Gateway and real requests: the boutique up in order, a canary promoted, a bad version rolled back (needs root).
 	hack/demo.sh
 
 .PHONY: demo-down
@@ -30,7 +30,7 @@ demo-down: ## Stop the demo and its local control plane; nothing is left running
 	hack/demo.sh down
 
 .PHONY: local-up
-local-up: ## Start the local control plane (kwok, real controllers, Prometheus); kubeconfig in .cache/local/kubeconfig.
+local-up: ## Start the local control plane (kwok, real controllers, Prometheus) and its data plane (Traefik's Gateway, pods that serve, in a network namespace); kubeconfig in .cache/local/kubeconfig.
 	hack/local-cluster.sh up
 
 .PHONY: local-down

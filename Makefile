@@ -49,14 +49,14 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./internal/..." paths="./cmd/..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crdtrim config/crd/bases/apps.msvc.dev_microservices.yaml
 	cp config/crd/bases/apps.msvc.dev_microservices.yaml charts/msvc-operator/crds/
 	cp config/rbac/role.yaml charts/msvc-operator/files/manager-role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt.

@@ -176,6 +176,25 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		}, time.Minute, 250*time.Millisecond).Should(BeZero())
 	}
 
+	// deliver sets the image under steady traffic, waits for the rollout to
+	// end in the phase and the canary's pods to be gone, keeps the traffic
+	// on for a while after, and returns the traffic, the route's weights and
+	// when the image was set.
+	deliver := func(image string, want msv1.RolloutPhase, after time.Duration) (*traffic, []weightChange, time.Time) {
+		t := startTraffic(host, rate, 4*time.Minute)
+		// The route is on the stable track before the change.
+		time.Sleep(2 * time.Second)
+		weights := sampleWeights("web")
+		begin := time.Now()
+		setWebImage(image)
+		EventuallyWithOffset(1, phase, 3*time.Minute, 250*time.Millisecond).Should(Equal(want))
+		canaryGone()
+		time.Sleep(after)
+		changes := weights.stop()
+		t.stop()
+		return t, changes, begin
+	}
+
 	BeforeAll(func() {
 		kubectl("create", "namespace", trafficNS)
 		web := &msv1.Microservice{ObjectMeta: metav1.ObjectMeta{Namespace: trafficNS, Name: "web"}}
@@ -227,18 +246,10 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 	})
 
 	It("shifts real requests with each weight and promotes without a failed request", func() {
-		t := startTraffic(host, rate, 4*time.Minute)
-		// The route is on the stable track before the change.
-		time.Sleep(2 * time.Second)
-		weights := sampleWeights("web")
-		begin := time.Now()
-		setWebImage("example.com/web:v2")
-		Eventually(phase, 3*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
-		canaryGone()
-		// The canary's pods drain for 5 s after their deletion.
-		time.Sleep(7 * time.Second)
-		changes := weights.stop()
-		all := t.stop()
+		// The canary's pods drain for 5 s after their deletion: keep
+		// counting past it.
+		t, changes, begin := deliver("example.com/web:v2", msv1.RolloutPhaseSucceeded, 7*time.Second)
+		all := t.rec.Window(time.Time{}, time.Now())
 		run := t.rec.Window(begin.Add(-2*time.Second), time.Now())
 		AddReportEntry("healthy canary, all requests", fmt.Sprintf("%+v", run))
 		Expect(failed(run)).To(BeZero(), "a healthy canary, from first step to promotion and scale-down, fails no request: %+v", run)
@@ -282,16 +293,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 	It("rolls a bad canary back on Traefik's own error rate, within the bound", func() {
 		// Right after the healthy canary: the analysis must not count that
 		// canary's requests, which Traefik filed under the same Service.
-		t := startTraffic(host, rate, 3*time.Minute)
-		time.Sleep(2 * time.Second)
-		weights := sampleWeights("web")
-		begin := time.Now()
-		setWebImage("example.com/web:v3-bad")
-		Eventually(phase, 3*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseRolledBack))
-		canaryGone()
-		time.Sleep(3 * time.Second)
-		changes := weights.stop()
-		t.stop()
+		t, changes, begin := deliver("example.com/web:v3-bad", msv1.RolloutPhaseRolledBack, 3*time.Second)
 		run := t.rec.Window(begin, time.Now())
 
 		var firstBad, lastCanary time.Time

@@ -152,13 +152,6 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		ExpectWithOffset(1, k8s.Get(ctx, tkey("web"), ms)).To(Succeed())
 		return ms
 	}
-	phase := func() msv1.RolloutPhase {
-		ms := &msv1.Microservice{}
-		if k8s.Get(ctx, tkey("web"), ms) != nil || ms.Status.Rollout == nil {
-			return ""
-		}
-		return ms.Status.Rollout.Phase
-	}
 	setWebImage := func(image string) {
 		Eventually(func() error {
 			ms := getWeb()
@@ -180,14 +173,28 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 	// end in the phase and the canary's pods to be gone, keeps the traffic
 	// on for a while after, and returns the traffic, the route's weights and
 	// when the image was set.
+	// measured is the last analysis measurement seen during deliver, by metric.
+	var measured map[string]string
 	deliver := func(image string, want msv1.RolloutPhase, after time.Duration) (*traffic, []weightChange, time.Time) {
+		measured = map[string]string{}
 		t := startTraffic(host, rate, 4*time.Minute)
 		// The route is on the stable track before the change.
 		time.Sleep(2 * time.Second)
 		weights := sampleWeights("web")
 		begin := time.Now()
 		setWebImage(image)
-		EventuallyWithOffset(1, phase, 3*time.Minute, 250*time.Millisecond).Should(Equal(want))
+		EventuallyWithOffset(1, func() msv1.RolloutPhase {
+			ms := &msv1.Microservice{}
+			if k8s.Get(ctx, tkey("web"), ms) != nil || ms.Status.Rollout == nil {
+				return ""
+			}
+			if a := ms.Status.Rollout.Analysis; a != nil {
+				for _, m := range a.Metrics {
+					measured[m.Name] = m.Phase + " " + m.Value
+				}
+			}
+			return ms.Status.Rollout.Phase
+		}, 3*time.Minute, 250*time.Millisecond).Should(Equal(want))
 		canaryGone()
 		time.Sleep(after)
 		changes := weights.stop()
@@ -217,6 +224,12 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 					Name:             "success-rate",
 					Template:         msv1.MetricTemplate("request-success-rate"),
 					SuccessCondition: msv1.SuccessCondition{Min: ptr.To("0.95")},
+					NoData:           msv1.NoDataPolicy("Inconclusive"),
+				}, {
+					// From Traefik's request duration histogram, in ms.
+					Name:             "latency",
+					Template:         msv1.MetricTemplate("request-duration-p99"),
+					SuccessCondition: msv1.SuccessCondition{Max: ptr.To("500")},
 					NoData:           msv1.NoDataPolicy("Inconclusive"),
 				}},
 			},
@@ -253,6 +266,10 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		run := t.rec.Window(begin.Add(-2*time.Second), time.Now())
 		AddReportEntry("healthy canary, all requests", fmt.Sprintf("%+v", run))
 		Expect(failed(run)).To(BeZero(), "a healthy canary, from first step to promotion and scale-down, fails no request: %+v", run)
+		// Both templates were measured on Traefik's own series.
+		AddReportEntry("last measurement of the healthy canary", fmt.Sprintf("%v", measured))
+		Expect(measured).To(HaveKeyWithValue("success-rate", HavePrefix("Successful ")))
+		Expect(measured).To(HaveKeyWithValue("latency", HavePrefix("Successful ")))
 		Expect(all.ByVersion["v2"]).To(BeNumerically(">", 0))
 
 		// Every weight the route carried for long enough: the share of

@@ -221,12 +221,22 @@ check_control_plane() {
   for c in kube-controller-manager kube-scheduler; do
     wait_until 60 lease_fresh "$c" || fail "$c holds no fresh lease (is it running?)" "$logs/$c.log"
   done
+  # kwok's controller plays every node's kubelet: it must run, renew each
+  # node's lease, and have the nodes Ready. A dead one leaves the nodes
+  # looking Ready for minutes (until the node monitor's grace period).
+  pid_alive "$KWOK_WORKDIR/clusters/$CLUSTER/pids/kwok-controller.pid" || fail "kwok's controller is not running" "$logs/kwok-controller.log"
   wait_until 60 nodes_ready || fail "the fake nodes are not Ready (kwok's controller does not run?): $(kubectl get nodes --no-headers 2>&1 | tr '\n' ';')" "$logs/kwok-controller.log"
+  local node
+  for node in $(kubectl get nodes -o jsonpath='{.items[*].metadata.name}'); do
+    wait_until 60 lease_fresh "$node" kube-node-lease || fail "node $node's lease is not renewed (kwok's controller does not work?)" "$logs/kwok-controller.log"
+  done
 }
 
+# lease_fresh: the lease $1 (in namespace $2, kube-system by default) was
+# renewed in the last 30 seconds.
 lease_fresh() {
   local renew
-  renew="$(kubectl get lease -n kube-system "$1" -o jsonpath='{.spec.renewTime}')" || return 1
+  renew="$(kubectl get lease -n "${2:-kube-system}" "$1" -o jsonpath='{.spec.renewTime}')" || return 1
   [[ -n "$renew" ]] && (( $(date +%s) - $(date -d "$renew" +%s) < 30 ))
 }
 

@@ -76,7 +76,8 @@ type weightChange struct {
 	Weight int32
 }
 
-// weightSampler records the canary weight of a route every 100 ms.
+// weightSampler records the canary weight of a route every 100 ms, for at
+// most 10 minutes.
 type weightSampler struct {
 	mu      sync.Mutex
 	changes []weightChange
@@ -90,7 +91,7 @@ func sampleWeights(name string) *weightSampler {
 		defer GinkgoRecover()
 		defer close(w.done)
 		last := int32(-1)
-		for {
+		for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); {
 			r := &gwv1.HTTPRoute{}
 			if tkey := (client.ObjectKey{Namespace: trafficNS, Name: name}); k8s.Get(ctx, tkey, r) == nil && len(r.Spec.Rules) > 0 {
 				weight := int32(0)

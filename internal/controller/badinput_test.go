@@ -568,7 +568,7 @@ var badInputs = []badInput{
 		input:   `query: 'sum(rate(http_requests_total{app="{{ .App }}"}[1m]))'`,
 		observe: render(`sum(rate(http_requests_total{app="{{ .App }}"}[1m]))`, "checkout"),
 		message: `measurement Inconclusive: invalid query template: rendering failed: template: query:1:37: executing "query" at <.App>: can't evaluate field App in type metrics.QueryVars`,
-		fix:     "Use {{ .Name }}, {{ .Namespace }}, {{ .Track }} or {{ .Revision }}."},
+		fix:     "Use {{ .Name }}, {{ .Namespace }}, {{ .Track }}, {{ .Revision }} or {{ .Interval }}."},
 }
 
 // stalledAndHeld waits for ms to report a dependency cycle and returns its
@@ -803,5 +803,23 @@ escaped, so the analysis queries only what its author wrote.
 		}
 		fmt.Fprintf(&b, "| %s<br>`%s` | `%s` | %s |\n", cell(c.name), cell(c.input), cell(c.message), cell(c.fix))
 	}
+	b.WriteString(gatewayRefusals)
 	return b.String()
 }
+
+// gatewayRefusals are the bad inputs that only a Gateway controller tells:
+// no API server check can see them, so the end-to-end suite checks them on
+// the local cluster's Traefik (test/e2e/traffic_test.go).
+const gatewayRefusals = `
+## Refused by the Gateway
+
+What only the Gateway's controller can judge arrives in the route's status,
+and the operator reports it in the ` + "`RouteAccepted`" + ` condition. These rows are
+checked by the end-to-end suite on Traefik v3.6.12 (` + "`test/e2e/traffic_test.go`" + `);
+the message after the parent's name is Traefik's own.
+
+| Input | What you get | What to do |
+|---|---|---|
+| route to a Gateway that does not exist<br>` + "`spec: {route: {parentRefs: [{name: nowhere, namespace: gateway-system}]}}`" + ` | ` + "`RouteAccepted=Unknown`" + ` (RoutePending): ` + "`Waiting for the Gateway controller to accept the route on gateway-system/nowhere (no controller has reported on it yet: check that the Gateway exists and that its GatewayClass's controller runs)`" + ` | Create the Gateway, or name one that exists. |
+| gRPC port routed through an HTTPRoute<br>` + "`spec: {ports: [{name: grpc, port: 9090, appProtocol: grpc}], route: {parentRefs: [{name: public, namespace: gateway-system}]}}`" + ` | ` + "`RouteAccepted=False`" + ` (RouteNotAccepted): ` + "`Route refused by gateway-system/public (UnsupportedProtocol: Cannot load HTTPBackendRef ...: unsupported application protocol grpc)`" + ` | Declare the port ` + "`appProtocol: kubernetes.io/h2c`" + ` (docs/traffic.md). |
+`

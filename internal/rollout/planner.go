@@ -302,6 +302,11 @@ func (p *planner) gate() bool {
 		}
 		p.st.StableRevision = obs.StableRevision
 		p.st.TrafficRouting = p.routing()
+		// No rollout runs while the new version waits: control values
+		// written now are not requests for the rollout that starts once the
+		// dependencies are back (as in plan, when nothing is delivered).
+		p.st.HandledPromote, p.st.HandledPromoteFull = obs.Promote, obs.PromoteFull
+		p.st.HandledAbort, p.st.HandledRetry = obs.Abort, obs.Retry
 		p.drainCanary()
 		return true
 	}

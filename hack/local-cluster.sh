@@ -159,6 +159,7 @@ start_dataplane() {
     --ping=true --ping.entryPoint=traefik \
     --metrics.prometheus=true --metrics.prometheus.entryPoint=traefik \
     --metrics.prometheus.addServicesLabels=true --metrics.prometheus.addRoutersLabels=true \
+    --metrics.prometheus.buckets=0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5 \
     --providers.providersThrottleDuration=200ms \
     --providers.kubernetesGateway=true --providers.kubernetesGateway.throttleDuration=200ms \
     --providers.kubernetesGateway.statusAddress.ip=127.0.0.1 \

@@ -112,15 +112,11 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		address = a.Prometheus.Address
 	}
 	provider, providerErr := r.newProvider(address)
-	interval := rollout.DefaultInterval
-	if a.Interval != nil && a.Interval.Duration > 0 {
-		interval = a.Interval.Duration
-	}
 	var sinceStep time.Duration
 	if st := ms.Status.Rollout; st != nil && st.StepStartedAt != nil {
-		sinceStep = time.Since(st.StepStartedAt.Time)
+		sinceStep = r.now().Sub(st.StepStartedAt.Time)
 	}
-	window := metrics.RateWindow(interval, sinceStep)
+	window := metrics.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStep)
 	vars := metrics.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
 	impl := metrics.Implementation(a.Implementation)
 	if impl == "" {

@@ -197,7 +197,7 @@ func (v *invariants) check(s *sim, r tickRecord) {
 	// (status.rollout.analysis keeps the last analysis step's values until
 	// the next analysis step replaces them; only the current step's count.)
 	if a := st.Analysis; a != nil && st.CurrentStep != nil && a.Step == *st.CurrentStep && a.LastMeasuredAt != nil &&
-		st.StepStartedAt != nil && a.LastMeasuredAt.Time.Before(st.StepStartedAt.Add(interval(s.sc.canary))) {
+		st.StepStartedAt != nil && a.LastMeasuredAt.Time.Before(st.StepStartedAt.Add(AnalysisInterval(s.sc.canary))) {
 		v.fail(r, "an analysis step counts only measurements taken during it",
 			"step %d started at %s counts a measurement of %s", ptr.Deref(st.CurrentStep, -1)+1,
 			clock(st.StepStartedAt.Sub(simEpoch)), clock(a.LastMeasuredAt.Sub(simEpoch)))

@@ -189,14 +189,16 @@ func nextMeasurement(c *msv1.Canary, st *msv1.RolloutStatus) time.Time {
 	// metrics describe the canary at this step's weight.
 	if st.Analysis == nil || st.Analysis.LastMeasuredAt == nil {
 		if st.StepStartedAt != nil {
-			return st.StepStartedAt.Add(interval(c))
+			return st.StepStartedAt.Add(AnalysisInterval(c))
 		}
 		return time.Time{}
 	}
-	return st.Analysis.LastMeasuredAt.Add(interval(c))
+	return st.Analysis.LastMeasuredAt.Add(AnalysisInterval(c))
 }
 
-func interval(c *msv1.Canary) time.Duration {
+// AnalysisInterval is the time between measurements of c's analysis:
+// its interval, DefaultInterval when unset.
+func AnalysisInterval(c *msv1.Canary) time.Duration {
 	if c.Analysis != nil && c.Analysis.Interval != nil && c.Analysis.Interval.Duration > 0 {
 		return c.Analysis.Interval.Duration
 	}

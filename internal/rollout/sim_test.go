@@ -506,7 +506,7 @@ func (s *sim) header() []string {
 	if a := sc.canary; a != nil && a.Analysis != nil {
 		a := a.Analysis
 		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d (conclusive), failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
-			interval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
+			AnalysisInterval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
 			sc.measurements, sc.defaultOutcome()))
 	}
 	routing := "HTTPRoute weights"

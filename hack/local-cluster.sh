@@ -329,8 +329,10 @@ up() {
 }
 
 down() {
-  local name
-  for name in operator loadgen prometheus podrunner metrics-host metrics-netns gateway-host gateway-netns traefik api-netns api-host; do
+  local name i stopping=(operator loadgen prometheus)
+  # The data plane in the reverse of the order up starts it.
+  for (( i = ${#DATAPLANE[@]} - 1; i >= 0; i-- )); do stopping+=("${DATAPLANE[i]}"); done
+  for name in "${stopping[@]}"; do
     if pid_alive "$STATE/$name.pid"; then log "Stopping $name"; fi
     stop_pid "$name"
   done

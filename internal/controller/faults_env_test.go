@@ -145,9 +145,13 @@ var _ = Describe("The Gateway API removed while routes exist", func() {
 			}
 		}
 		Expect(removed).NotTo(BeEmpty())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Name: "httproutes." + gwv1.GroupName}, &apiextensionsv1.CustomResourceDefinition{}))
-		}, timeout, interval).Should(BeTrue(), "the HTTPRoute CRD and its objects are gone")
+		// Every removed CRD must be gone, not only the HTTPRoute one:
+		// installing a CRD that is still terminating fails (seen in CI).
+		for _, crd := range removed {
+			Eventually(func() bool {
+				return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Name: crd.Name}, &apiextensionsv1.CustomResourceDefinition{}))
+			}, timeout, interval).Should(BeTrue(), "the CRD %s and its objects are gone", crd.Name)
+		}
 
 		By("changing the spec, which makes the operator try to apply the route")
 		nudgeSpec := func(v string) {
@@ -169,7 +173,7 @@ var _ = Describe("The Gateway API removed while routes exist", func() {
 
 		By("installing the Gateway API again: the route comes back")
 		_, err = envtest.InstallCRDs(e.cfg, envtest.CRDInstallOptions{Paths: gatewayAPICRDs(), ErrorIfPathMissing: true})
-		Expect(err).NotTo(HaveOccurred())
+		Expect(err).NotTo(HaveOccurred(), "installing the Gateway API CRDs again")
 		// The operator believes "not installed" for 30 seconds before it
 		// asks discovery again; a restart of the operator, or the next
 		// reconcile after that, makes the route.

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,10 +44,28 @@ type prometheus struct {
 	client   *http.Client
 }
 
+// NewHTTPClient returns a client for the providers of every analysis to
+// share: its connections to each metrics server are kept and reused across
+// measurements, and it sets no overall timeout, since every query carries
+// its own in its context.
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   5 * time.Second,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
+}
+
 // NewPrometheus returns a Provider that sends instant queries to the
 // Prometheus server at address, e.g. "http://prometheus.monitoring:9090".
 // The address may carry a path prefix (for a server run with
-// --web.route-prefix). When client is nil, a client with a 10s timeout is used.
+// --web.route-prefix). When client is nil, a client with a 10s timeout is
+// used; a shared one from NewHTTPClient relies on each query's context.
 func NewPrometheus(address string, client *http.Client) (Provider, error) {
 	u, err := url.Parse(strings.TrimSpace(address))
 	if err != nil {

@@ -21,9 +21,11 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -73,6 +75,39 @@ func TestNewPrometheusDefaultTimeout(t *testing.T) {
 	}
 	if got := p.(*prometheus).client.Timeout; got != 10*time.Second {
 		t.Errorf("default client timeout = %v, want 10s", got)
+	}
+}
+
+func TestSharedHTTPClientReusesConnectionsAcrossProviders(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"1"]}}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	client := NewHTTPClient()
+	if client.Timeout != 0 {
+		t.Errorf("shared client timeout = %v, want none: each query's context carries its own", client.Timeout)
+	}
+	for i := range 5 {
+		// A provider per measurement, as the reconciler makes them.
+		p, err := NewPrometheus(srv.URL, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Query(context.Background(), "up"); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 queries through 5 providers opened %d connections, want 1", n)
 	}
 }
 

@@ -125,6 +125,7 @@ func main() {
 
 	r := &mscontroller.MicroserviceReconciler{
 		Client:                       mgr.GetClient(),
+		APIReader:                    mgr.GetAPIReader(),
 		Recorder:                     mgr.GetEventRecorder("msvc-operator"),
 		DefaultPrometheusAddress:     prometheusAddress,
 		DefaultGatewayImplementation: string(impl),

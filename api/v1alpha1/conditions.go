@@ -95,4 +95,10 @@ const (
 
 	// ReasonNotReady is the Ready reason when a sub-condition is not True.
 	ReasonNotReady = "NotReady"
+
+	// ReasonRetrying means the last reconcile failed on an error that may
+	// pass (the API server unreachable, a conflict, a timeout) and is retried
+	// with backoff. Everything else in the status is what the last complete
+	// reconcile observed.
+	ReasonRetrying = "Retrying"
 )

@@ -18,7 +18,9 @@ limitations under the License.
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -32,6 +34,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
@@ -66,7 +70,9 @@ const gatewayAPIRecheckInterval = 2 * time.Minute
 // optional HorizontalPodAutoscaler and an optional Gateway API HTTPRoute.
 type MicroserviceReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
+	// APIReader reads from the API server, past the cache; optional.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
 
 	// DefaultPrometheusAddress is used by analyses that name no Prometheus.
 	DefaultPrometheusAddress string
@@ -87,7 +93,7 @@ type MicroserviceReconciler struct {
 	applier  *ssa.Applier
 	handoff  *ssa.Applier
 	router   traffic.Router
-	statuses statusMemo
+	statuses statusFence
 }
 
 // +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch
@@ -101,43 +107,40 @@ type MicroserviceReconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 
 // Reconcile brings the children of one Microservice to the desired state and
-// writes its status, once, at the end.
-func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+// writes its status, once, at the end. A reconcile that fails on an error
+// that may pass keeps every observed field of the status as the last complete
+// reconcile left it, and only says that it retries; events and rollout
+// metrics are told once the status that records them is written.
+func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 
-	r.statuses.begin(req.NamespacedName)
-	defer r.statuses.end(req.NamespacedName)
-	ms := &msv1.Microservice{}
-	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.statuses.forget(req.NamespacedName)
-			forgetRolloutMetrics(req.Namespace, req.Name)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	ms, err := r.readCaughtUp(ctx, req.NamespacedName)
+	if err != nil || ms == nil {
+		return ctrl.Result{}, err
 	}
-	r.statuses.restore(ms)
 	if !ms.DeletionTimestamp.IsZero() {
 		// Owner references let the garbage collector remove the children.
 		return ctrl.Result{}, nil
 	}
 
 	base := ms.DeepCopy()
-	var obs observation
-	defer func() {
+	obs, syncErr := r.syncChildren(ctx, ms)
+	refused := syncErr != nil && obs.applyErr != nil
+	if syncErr == nil || refused {
 		computeStatus(ms, obs)
-		if err := r.patchStatus(ctx, base, ms); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		r.recordTransitions(base, ms)
-	}()
-
-	obs, retErr = r.syncChildren(ctx, ms)
-	if retErr != nil {
-		if obs.applyErr != nil {
-			log.Error(retErr, "Child refused by the API server; waiting for a spec change")
-			return ctrl.Result{}, reconcile.TerminalError(retErr)
-		}
-		return ctrl.Result{}, retErr
+	} else {
+		setRetrying(ms, syncErr)
+	}
+	if err := r.patchStatus(ctx, base, ms); err != nil {
+		return ctrl.Result{}, errors.Join(syncErr, err)
+	}
+	r.recordTransitions(base, ms)
+	switch {
+	case refused:
+		log.Error(syncErr, "Child refused by the API server; waiting for a spec change")
+		return ctrl.Result{}, reconcile.TerminalError(syncErr)
+	case syncErr != nil:
+		return ctrl.Result{}, syncErr
 	}
 	r.recordRolloutEvents(ms, obs.plan.Events, obs.rollout)
 	requeue := obs.plan.RequeueAfter
@@ -145,6 +148,43 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		requeue = gatewayAPIRecheckInterval
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// cacheCatchUpTimeout bounds how long a reconcile waits for the cache to
+// hold the operator's last status write.
+const cacheCatchUpTimeout = 5 * time.Second
+
+// readCaughtUp reads the Microservice from the cache, waiting until the
+// cache holds the last status this reconciler wrote. It returns nil when the
+// Microservice is gone.
+func (r *MicroserviceReconciler) readCaughtUp(ctx context.Context, key types.NamespacedName) (*msv1.Microservice, error) {
+	ms := &msv1.Microservice{}
+	behind := false
+	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, cacheCatchUpTimeout, true, func(ctx context.Context) (bool, error) {
+		if err := r.Get(ctx, key, ms); err != nil {
+			return false, err
+		}
+		behind = r.statuses.behind(ms)
+		return !behind, nil
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.statuses.forget(key)
+		forgetRolloutMetrics(key.Namespace, key.Name)
+		return nil, nil
+	case behind:
+		return nil, fmt.Errorf("the cache has not caught up with the last status written to %s within %v", key, cacheCatchUpTimeout)
+	case err != nil:
+		return nil, err
+	}
+	return ms, nil
+}
+
+// setRetrying records, in the Reconciling condition only, that the last
+// reconcile failed on an error that may pass.
+func setRetrying(ms *msv1.Microservice, err error) {
+	setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, msv1.ReasonRetrying,
+		"Retrying after an error: "+err.Error())
 }
 
 func (r *MicroserviceReconciler) now() time.Time {
@@ -193,6 +233,7 @@ func (r *MicroserviceReconciler) syncChildren(ctx context.Context, ms *msv1.Micr
 		r.syncAutoscaler,
 		r.syncDisruptionBudget,
 		r.syncRoute,
+		r.removeCanary,
 	}
 	for _, step := range steps {
 		if err := step(ctx, ms, &obs); err != nil {
@@ -240,16 +281,41 @@ func (r *MicroserviceReconciler) patchStatus(ctx context.Context, base, ms *msv1
 	if equality.Semantic.DeepEqual(base.Status, ms.Status) {
 		return nil
 	}
-	rvBefore := ms.ResourceVersion
 	if err := r.Status().Patch(ctx, ms, client.MergeFrom(base)); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Deleted during the reconcile: there is no status left to write.
 			return nil
 		}
+		if r.servedAnyway(ctx, ms) {
+			return nil
+		}
 		return fmt.Errorf("patching status of %s/%s: %w", ms.Namespace, ms.Name, err)
 	}
-	r.statuses.record(ms, rvBefore)
+	r.statuses.wrote(ms)
 	return nil
+}
+
+// servedAnyway tells a status write whose reply was lost (a timeout, a
+// broken connection) from one that was not served, by reading the
+// Microservice from the API server: the transitions of a status that was
+// written must be told, and only once.
+func (r *MicroserviceReconciler) servedAnyway(ctx context.Context, ms *msv1.Microservice) bool {
+	if r.APIReader == nil {
+		return false
+	}
+	live := &msv1.Microservice{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ms), live); err != nil || live.UID != ms.UID {
+		return false
+	}
+	// Compared as the API server stores them: times in whole seconds.
+	want, err1 := json.Marshal(ms.Status)
+	got, err2 := json.Marshal(live.Status)
+	if err1 != nil || err2 != nil || !bytes.Equal(want, got) {
+		return false
+	}
+	ms.ResourceVersion = live.ResourceVersion
+	r.statuses.wrote(ms)
+	return true
 }
 
 // recordTransitions emits events for users when the Microservice becomes
@@ -267,8 +333,10 @@ func (r *MicroserviceReconciler) recordTransitions(before, after *msv1.Microserv
 
 // SetupWithManager registers the controller and its watches.
 func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	r.applier = &ssa.Applier{Client: mgr.GetClient(), Owner: ssa.FieldManager}
-	r.handoff = &ssa.Applier{Client: mgr.GetClient(), Owner: replicasHandoffManager}
+	// Every request of the reconciler goes through r.Client (the manager's
+	// client, or one a test wraps to fail requests).
+	r.applier = &ssa.Applier{Client: r.Client, Owner: ssa.FieldManager}
+	r.handoff = &ssa.Applier{Client: r.Client, Owner: replicasHandoffManager}
 
 	// A child deleted by hand must be recreated: forget that it was applied.
 	forgetOnDelete := func(kind string) builder.Predicates {
@@ -286,7 +354,7 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, dependencyIndex, indexDependencies); err != nil {
 		return err
 	}
-	// The status memo forgets a write once the cache has it.
+	// The status fence forgets a write once the cache has it.
 	informer, err := mgr.GetCache().GetInformer(context.Background(), &msv1.Microservice{})
 	if err != nil {
 		return err
@@ -325,7 +393,7 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 		return err
 	}
 	r.router = &traffic.GatewayAPI{
-		Client:  mgr.GetClient(),
+		Client:  r.Client,
 		Mapper:  mgr.GetRESTMapper(),
 		Applier: r.applier,
 		StartWatch: func() error {

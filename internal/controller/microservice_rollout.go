@@ -22,7 +22,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
@@ -181,43 +180,4 @@ func (r *MicroserviceReconciler) newProvider(address string) (metrics.Provider, 
 		return r.NewMetricsProvider(address)
 	}
 	return metrics.NewPrometheus(address, nil)
-}
-
-// syncCanary applies the canary Deployment and the track Services of the
-// canary strategy, or deletes them when the strategy is RollingUpdate.
-func (r *MicroserviceReconciler) syncCanary(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
-	canary := &appsv1.Deployment{}
-	found, err := r.getLive(ctx, ms, builder.CanaryDeploymentName(ms), canary)
-	if err != nil {
-		return err
-	}
-	canaryOn := builder.IsCanary(ms)
-	switch {
-	case canaryOn:
-		if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas, obs.podInputs()), canary); err != nil {
-			return err
-		}
-	case found:
-		if err := r.deleteIfOwned(ctx, ms, "Deployment", canary); err != nil {
-			return err
-		}
-	}
-	for _, track := range []string{builder.TrackStable, builder.TrackCanary} {
-		svc := &corev1.Service{}
-		found, err := r.getLive(ctx, ms, builder.TrackServiceName(ms, track), svc)
-		if err != nil {
-			return err
-		}
-		switch {
-		case canaryOn && len(ms.Spec.Ports) > 0:
-			if _, err := r.applier.Apply(ctx, builder.TrackService(ms, track), svc); err != nil {
-				return err
-			}
-		case found:
-			if err := r.deleteIfOwned(ctx, ms, "Service", svc); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

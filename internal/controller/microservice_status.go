@@ -60,7 +60,9 @@ func (o *observation) podInputs() builder.PodInputs {
 	return builder.PodInputs{ConfigHash: o.configHash, DependencyEnv: o.deps.env}
 }
 
-// computeStatus writes the whole status of ms from what the reconcile observed.
+// computeStatus writes the whole status of ms from what a reconcile observed
+// that completed, or that stopped at a child the API server refused (a
+// verdict that only a spec change alters, so observedGeneration advances).
 func computeStatus(ms *msv1.Microservice, obs observation) {
 	ms.Status.ObservedGeneration = ms.Generation
 	ms.Status.Selector = builder.SelectorString(ms)
@@ -73,8 +75,9 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 		ms.Status.Replicas, ms.Status.ReadyReplicas, ms.Status.UpdatedReplicas = 0, 0, 0
 	}
 
-	if obs.rollout != nil || obs.applyErr == nil {
-		// Keep the last rollout state when a refused child stopped the reconcile.
+	if obs.applyErr == nil {
+		// The planner's new rollout state is true only once every child
+		// carries it: a refused child keeps the last one.
 		ms.Status.Rollout = obs.rollout
 	}
 

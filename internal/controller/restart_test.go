@@ -24,6 +24,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -45,12 +48,38 @@ type trafficGuard struct {
 
 func guardTraffic(ms *msv1.Microservice) *trafficGuard {
 	g := &trafficGuard{}
-	g.stop = watchVersions(ms, &gwv1.HTTPRouteList{}, func(route *gwv1.HTTPRoute) {
+	stopRoutes := watchVersions(ms, &gwv1.HTTPRouteList{}, func(route *gwv1.HTTPRoute) {
 		if len(route.Spec.Rules) > 0 {
 			g.check(ms, route)
 		}
 	})
+	stopServices := watchServiceDeletions(ms, func() {
+		route := &gwv1.HTTPRoute{}
+		if err := k8sClient.Get(ctx, key(ms), route); err == nil && len(route.Spec.Rules) > 0 {
+			g.check(ms, route)
+		}
+	})
+	g.stop = func() { stopRoutes(); stopServices() }
 	return g
+}
+
+// watchServiceDeletions calls deleted each time a Service in ms's namespace
+// is deleted, until the returned stop is called: a route must never send
+// traffic to a Service that is gone.
+func watchServiceDeletions(ms *msv1.Microservice, deleted func()) (stop func()) {
+	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	w, err := wc.Watch(ctx, &corev1.ServiceList{}, client.InNamespace(ms.Namespace))
+	Expect(err).NotTo(HaveOccurred())
+	go func() {
+		defer GinkgoRecover()
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Deleted {
+				deleted()
+			}
+		}
+	}()
+	return w.Stop
 }
 
 func (g *trafficGuard) check(ms *msv1.Microservice, route *gwv1.HTTPRoute) {
@@ -62,7 +91,9 @@ func (g *trafficGuard) check(ms *msv1.Microservice, route *gwv1.HTTPRoute) {
 	} {
 		d := &appsv1.Deployment{}
 		if err := k8sClient.Get(ctx, k, d); err != nil {
-			problems = append(problems, err.Error())
+			if !apierrors.IsNotFound(err) {
+				problems = append(problems, err.Error())
+			}
 			continue
 		}
 		ready[name] = d.Status.ReadyReplicas
@@ -74,8 +105,18 @@ func (g *trafficGuard) check(ms *msv1.Microservice, route *gwv1.HTTPRoute) {
 	for _, n := range ready {
 		anyReady = anyReady || n > 0
 	}
+	// The Service of the Microservice's own name selects both tracks (a
+	// route points at it once the canary strategy is switched off).
+	ready[builder.ServiceName(ms)] = ready[builder.TrackServiceName(ms, builder.TrackStable)] + ready[builder.TrackServiceName(ms, builder.TrackCanary)]
 	for _, b := range route.Spec.Rules[0].BackendRefs {
-		if w := ptr.Deref(b.Weight, 0); w > 0 && anyReady && ready[string(b.Name)] == 0 {
+		w := ptr.Deref(b.Weight, 1)
+		if w == 0 {
+			continue
+		}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: string(b.Name)}, &corev1.Service{}); err != nil {
+			problems = append(problems, fmt.Sprintf("route %s sends %d%% to Service %s: %v", route.ResourceVersion, w, b.Name, err))
+		}
+		if anyReady && ready[string(b.Name)] == 0 {
 			problems = append(problems, fmt.Sprintf("route %s sends %d%% to %s, which has no ready pods (ready: %v)",
 				route.ResourceVersion, w, b.Name, ready))
 		}

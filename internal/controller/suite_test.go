@@ -135,6 +135,9 @@ type managerOptions struct {
 	leaderElection *leaderElection
 	// namespaces limits the manager to these namespaces (--watch-namespaces).
 	namespaces []string
+	// wrapClient, when set, wraps the client the reconciler uses for every
+	// read and write.
+	wrapClient func(client.Client) client.Client
 }
 
 type leaderElection struct {
@@ -195,7 +198,11 @@ func (e *operatorEnv) runManager(o managerOptions) *runningManager {
 	}
 	mgr, err := ctrl.NewManager(mgrCfg, opts)
 	Expect(err).NotTo(HaveOccurred())
-	r := &MicroserviceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("msvc-operator")}
+	c := mgr.GetClient()
+	if o.wrapClient != nil {
+		c = o.wrapClient(c)
+	}
+	r := &MicroserviceReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("msvc-operator")}
 	Expect(r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})).To(Succeed())
 
 	mgrCtx, stop := context.WithCancel(ctx)

@@ -107,6 +107,17 @@ type Analysis struct {
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
+	// Timeout bounds each query of a measurement: a query that has not
+	// answered by then measures Inconclusive. The next measurement is due
+	// one interval after this one is recorded, so a slow query delays the
+	// analysis but never overlaps the next measurement. Defaults to 10s.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.analysis.timeout must be a duration such as 5s, 30s or 1m: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="spec.rollout.canary.analysis.timeout must be from 1s to 5m"
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
 	// Count is the number of conclusive (passed or failed) measurements an
 	// analysis step takes. Inconclusive ones do not count. Defaults to 3.
 	// +kubebuilder:validation:Minimum=1

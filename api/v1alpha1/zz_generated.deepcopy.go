@@ -35,6 +35,11 @@ func (in *Analysis) DeepCopyInto(out *Analysis) {
 		*out = new(metav1.Duration)
 		**out = **in
 	}
+	if in.Timeout != nil {
+		in, out := &in.Timeout, &out.Timeout
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.Count != nil {
 		in, out := &in.Count, &out.Count
 		*out = new(int32)

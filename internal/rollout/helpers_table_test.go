@@ -156,3 +156,23 @@ func TestMeasurementDue(t *testing.T) {
 		})
 	}
 }
+
+func TestAnalysisTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		analysis *msv1.Analysis
+		want     time.Duration
+	}{
+		{"no analysis", nil, DefaultTimeout},
+		{"unset", &msv1.Analysis{}, DefaultTimeout},
+		{"unset with a short interval", &msv1.Analysis{Interval: &metav1.Duration{Duration: time.Second}}, DefaultTimeout},
+		{"set", &msv1.Analysis{Timeout: &metav1.Duration{Duration: 3 * time.Second}}, 3 * time.Second},
+		{"longer than the interval", &msv1.Analysis{Interval: &metav1.Duration{Duration: time.Second}, Timeout: &metav1.Duration{Duration: time.Minute}}, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AnalysisTimeout(&msv1.Canary{Analysis: tc.analysis}); got != tc.want {
+				t.Errorf("AnalysisTimeout = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

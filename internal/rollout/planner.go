@@ -35,6 +35,8 @@ import (
 const (
 	DefaultInterval = time.Minute
 	DefaultCount    = 3
+	// DefaultTimeout bounds each query of a measurement.
+	DefaultTimeout = 10 * time.Second
 )
 
 // Observation is what the reconciler saw of the cluster in this reconcile.
@@ -80,9 +82,12 @@ type Observation struct {
 	// Control annotation values.
 	Promote, PromoteFull, Abort, Retry string
 
-	// Measurement is the analysis measurement the reconciler took in this
-	// reconcile because MeasurementDue said so; nil otherwise.
+	// Measurement is the result of the analysis measurement that
+	// MeasurementDue asked for; nil while it is not due or not taken yet.
 	Measurement *Measurement
+	// Measuring is true while that measurement runs, off the reconcile:
+	// its end triggers the next reconcile, so no timer waits for it.
+	Measuring bool
 }
 
 // Dependencies is what the reconciler saw of the service's required
@@ -194,6 +199,15 @@ func nextMeasurement(c *msv1.Canary, st *msv1.RolloutStatus) time.Time {
 		return time.Time{}
 	}
 	return st.Analysis.LastMeasuredAt.Add(AnalysisInterval(c))
+}
+
+// AnalysisTimeout bounds each query of a measurement of c's analysis: its
+// timeout, DefaultTimeout when unset.
+func AnalysisTimeout(c *msv1.Canary) time.Duration {
+	if c.Analysis != nil && c.Analysis.Timeout != nil && c.Analysis.Timeout.Duration > 0 {
+		return c.Analysis.Timeout.Duration
+	}
+	return DefaultTimeout
 }
 
 // AnalysisInterval is the time between measurements of c's analysis:
@@ -463,7 +477,7 @@ func (p *planner) start() {
 	p.st.StepStartedAt = p.now()
 	p.st.Analysis = nil
 	// A measurement taken in this reconcile judged the previous attempt.
-	p.obs.Measurement = nil
+	p.obs.Measurement, p.obs.Measuring = nil, false
 	p.st.Message = "Starting the canary"
 	// The canary's pods are being replaced by the new template: no traffic
 	// until they are ready.
@@ -611,8 +625,8 @@ func (p *planner) analyse(i int) bool {
 	as := p.st.Analysis
 	// The measurement belongs to the step that was current when it was due;
 	// a step this reconcile moves on to takes its own, one interval in.
-	m := p.obs.Measurement
-	p.obs.Measurement = nil
+	m, measuring := p.obs.Measurement, p.obs.Measuring
+	p.obs.Measurement, p.obs.Measuring = nil, false
 	if m != nil {
 		as.Measurements++
 		as.LastMeasuredAt = p.now()
@@ -646,6 +660,10 @@ func (p *planner) analyse(i int) bool {
 	}
 	p.st.Phase = msv1.RolloutPhaseProgressing
 	p.st.Message = fmt.Sprintf("Step %d/%d: analysis, %d of %d conclusive measurements taken", i+1, n, as.Measurements-as.Inconclusives, ptr.Deref(a.Count, DefaultCount))
+	if m == nil && measuring {
+		// The measurement's end wakes the reconciler.
+		return false
+	}
 	p.requeue = max(nextMeasurement(p.c, &p.st).Sub(p.obs.Now), time.Second)
 	return false
 }

@@ -328,6 +328,30 @@ func scenarios() []scenario {
 				}),
 		},
 		{
+			name: "slow-prometheus",
+			doc: []string{
+				"Each measurement takes 20s to answer. The reconciles meanwhile wait for it without a",
+				"timer (its answer triggers the next one), and it counts once it has answered. A new",
+				"revision while one is running starts again, and the stale answer judges nothing.",
+			},
+			canary: canarySpec(analysisSpec(time.Minute, 2, 0, 0),
+				setWeight(20), analysis(), setWeight(50)),
+			stableReplicas: 4,
+			measureTakes:   20 * time.Second,
+			ticks:          18,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				// While the second measurement of rev2 runs.
+				atTick(6, specRevision("rev3")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev3", 0),
+				func(s *sim, r tickRecord) {
+					if r.obs.Measuring && r.d.Status.CanaryRevision == r.prev.CanaryRevision && r.d.RequeueAfter != 0 {
+						s.inv.fail(r, "scenario: no timer while a measurement runs", "requeue %s", r.d.RequeueAfter)
+					}
+				}),
+		},
+		{
 			name: "prometheus-down-tolerant",
 			doc: []string{
 				"Prometheus is unreachable and inconclusiveLimit tolerates as many inconclusive",

@@ -162,8 +162,12 @@ type scenario struct {
 	// (default S).
 	measurements   string
 	measureDefault byte
-	ticks          int
-	hooks          []hook
+	// measureTakes is how long a measurement takes to answer, off the
+	// reconcile: the reconciles meanwhile see it running, and its answer
+	// triggers a reconcile. 0 answers within the reconcile that asks.
+	measureTakes time.Duration
+	ticks        int
+	hooks        []hook
 	// check runs scenario-specific assertions after every tick.
 	check func(s *sim, r tickRecord)
 }
@@ -282,6 +286,10 @@ type sim struct {
 	measured int
 	fired    []bool
 
+	// inflight is the last measurement asked for when measurements take
+	// time, as the reconciler's analysis runner keeps it.
+	inflight *inflightMeasurement
+
 	restartedAt   int
 	beforeRestart *msv1.RolloutStatus
 	// loseStatus drops the status write of the next reconcile.
@@ -399,6 +407,45 @@ func (s *sim) measure() *Measurement {
 	return &Measurement{Phase: r.Phase, Metrics: []msv1.MetricResult{r}}
 }
 
+// inflightMeasurement is a measurement that answers at answerAt, for the
+// status it was asked for.
+type inflightMeasurement struct {
+	key      string
+	answerAt time.Time
+	result   *Measurement
+}
+
+// measurementKey names the measurement a status waits for: which
+// measurement of which step of which attempt of which revision.
+func measurementKey(st *msv1.RolloutStatus) string {
+	n := int32(0)
+	if st.Analysis != nil && st.CurrentStep != nil && st.Analysis.Step == *st.CurrentStep {
+		n = st.Analysis.Measurements
+	}
+	return fmt.Sprintf("%s/%d/%s/%d", st.CanaryRevision, ptr.Deref(st.CurrentStep, -1), st.StepStartedAt, n)
+}
+
+// takeMeasurement plays the analysis runner: the result of the measurement
+// prev waits for once it has answered; until then it is running.
+func (s *sim) takeMeasurement(prev *msv1.RolloutStatus, obs *Observation) {
+	if s.sc.measureTakes == 0 {
+		obs.Measurement = s.measure()
+		return
+	}
+	k := measurementKey(prev)
+	if s.inflight == nil || s.inflight.key != k {
+		s.inflight = &inflightMeasurement{key: k, answerAt: s.now.Add(s.sc.measureTakes), result: s.measure()}
+	}
+	if s.now.Before(s.inflight.answerAt) {
+		obs.Measuring = true
+		return
+	}
+	obs.Measurement = s.inflight.result
+}
+
+// measuring is true while a measurement that takes time has not answered.
+func (s *sim) measuring() bool { return s.inflight != nil && s.now.Before(s.inflight.answerAt) }
+
 // runTick is one reconcile.
 func (s *sim) runTick() {
 	prev := s.status()
@@ -415,7 +462,7 @@ func (s *sim) runTick() {
 
 	obs := s.observe()
 	if s.sc.canary != nil && MeasurementDue(s.sc.canary, prev, obs.Now) {
-		obs.Measurement = s.measure()
+		s.takeMeasurement(prev, &obs)
 	}
 	d := Plan(s.sc.canary, prev, obs)
 
@@ -471,6 +518,10 @@ func (s *sim) runTick() {
 	if d.RequeueAfter > 0 && (d.RequeueAfter < next || len(s.stable.pending)+len(s.canary.pending) == 0) {
 		next = d.RequeueAfter
 	}
+	// A measurement's answer triggers a reconcile.
+	if s.measuring() {
+		next = min(next, s.inflight.answerAt.Sub(s.now))
+	}
 	s.now = s.now.Add(next)
 	s.tick++
 }
@@ -508,6 +559,9 @@ func (s *sim) header() []string {
 		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d (conclusive), failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
 			AnalysisInterval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
 			sc.measurements, sc.defaultOutcome()))
+		if sc.measureTakes > 0 {
+			out = append(out, fmt.Sprintf("# metrics: each measurement answers %s after it is asked for, off the reconcile; its answer triggers a reconcile", sc.measureTakes))
+		}
 	}
 	routing := "HTTPRoute weights"
 	if sc.noRoute {
@@ -596,6 +650,9 @@ func (s *sim) line(r tickRecord) string {
 	}
 	if m := r.obs.Measurement; m != nil {
 		fmt.Fprintf(&b, " measured=%s", m.Phase)
+	}
+	if r.obs.Measuring {
+		b.WriteString(" measuring")
 	}
 	if r.d.RequeueAfter > 0 {
 		fmt.Fprintf(&b, " requeue=%s", r.d.RequeueAfter)

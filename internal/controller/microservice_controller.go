@@ -326,7 +326,9 @@ func (r *MicroserviceReconciler) recordTransitions(before, after *msv1.Microserv
 	}
 	was := apimeta.FindStatusCondition(before.Status.Conditions, msv1.StalledCondition)
 	now := apimeta.FindStatusCondition(after.Status.Conditions, msv1.StalledCondition)
-	if now != nil && now.Status == "True" && (was == nil || was.Status != "True" || was.Message != now.Message) {
+	// A rollback or an abort has its own event.
+	rollout := now != nil && (now.Reason == msv1.ReasonRolledBack || now.Reason == msv1.ReasonAborted)
+	if now != nil && now.Status == "True" && !rollout && (was == nil || was.Status != "True" || was.Message != now.Message) {
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
 	}
 }

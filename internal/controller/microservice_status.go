@@ -86,10 +86,25 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 	setDependenciesReadyCondition(ms, obs.deps)
 	setAvailableCondition(ms, obs.deployment, obs.held)
 	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
-	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing, obs.deps.cycle)
 	setDegradedCondition(ms)
+	setStalledCondition(ms, obs.applyErr, obs.gatewayAPIMissing, obs.deps.cycle)
 	setReconcilingCondition(ms, obs.deployment, obs.held, obs.plan.Waiting != "", obs.deps)
 	setReadyCondition(ms)
+	setWaitingCondition(ms)
+}
+
+// setWaitingCondition keeps the conditions readable by kstatus (Flux,
+// kpt, cli-utils), which knows only Reconciling and Stalled: a Microservice
+// that is not Ready is either Stalled or Reconciling, never neither, or a
+// kstatus reader would call it Current while Argo CD calls it Progressing.
+func setWaitingCondition(ms *msv1.Microservice) {
+	if apimeta.IsStatusConditionTrue(ms.Status.Conditions, msv1.ReadyCondition) ||
+		apimeta.IsStatusConditionTrue(ms.Status.Conditions, msv1.StalledCondition) ||
+		apimeta.IsStatusConditionTrue(ms.Status.Conditions, msv1.ReconcilingCondition) {
+		return
+	}
+	ready := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.ReadyCondition)
+	setCondition(ms, msv1.ReconcilingCondition, metav1.ConditionTrue, ready.Reason, "Waiting: "+ready.Message)
 }
 
 func setCondition(ms *msv1.Microservice, t string, status metav1.ConditionStatus, reason, msg string) {
@@ -165,8 +180,8 @@ func setRouteAcceptedCondition(ms *msv1.Microservice, route *traffic.Acceptance,
 }
 
 // setStalledCondition is True when the operator cannot go on without a human:
-// the API server refused a child, or a route is asked for on a cluster
-// without the Gateway API.
+// the API server refused a child, a route is asked for on a cluster without
+// the Gateway API, or the last canary was rolled back or aborted.
 func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissing bool, cycle string) {
 	switch {
 	case cycle != "":
@@ -177,6 +192,11 @@ func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissin
 	case gatewayAPIMissing:
 		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled,
 			"spec.route is set but the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute")
+	case apimeta.IsStatusConditionTrue(ms.Status.Conditions, msv1.DegradedCondition):
+		// A rolled-back or aborted canary waits for a new spec or a retry.
+		d := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.DegradedCondition)
+		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, d.Reason,
+			d.Message+"; change the spec, or retry the revision with the "+msv1.RetryAnnotation+" annotation")
 	default:
 		apimeta.RemoveStatusCondition(&ms.Status.Conditions, msv1.StalledCondition)
 	}

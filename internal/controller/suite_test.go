@@ -61,6 +61,8 @@ var (
 	k8sClient client.Client
 	scheme    *runtime.Scheme
 	env       *operatorEnv
+	// health judges every status of the suite's Microservices with kstatus.
+	health *healthJudge
 )
 
 func TestControllers(t *testing.T) {
@@ -261,13 +263,20 @@ var _ = BeforeSuite(func() {
 	env = startOperatorEnv(append([]string{projectCRDs()}, gatewayAPICRDs()...))
 	k8sClient, err = client.New(env.cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+	health = judgeHealth(env.cfg)
 })
 
 var _ = AfterSuite(func() {
-	if env != nil {
-		env.Stop()
+	// The control plane stops even when the judge fails the suite.
+	defer func() {
+		if env != nil {
+			env.Stop()
+		}
+		cancel()
+	}()
+	if health != nil {
+		health.Check()
 	}
-	cancel()
 })
 
 // projectCRDs is the folder of the CRDs that make manifests generates.

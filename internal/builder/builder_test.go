@@ -200,9 +200,13 @@ func TestSecurityContextDefaultsMeetRestrictedStandard(t *testing.T) {
 }
 
 func TestService(t *testing.T) {
-	s := roundTrip[corev1.Service](t, Service(base()))
+	s := roundTrip[corev1.Service](t, Service(base(), false))
 	if s.Spec.Type != corev1.ServiceTypeClusterIP || s.Spec.Selector[LabelMicroservice] != "checkout" || len(s.Spec.Selector) != 1 {
 		t.Fatalf("service = %+v", s.Spec)
+	}
+	stable := roundTrip[corev1.Service](t, Service(base(), true))
+	if stable.Spec.Selector[LabelMicroservice] != "checkout" || stable.Spec.Selector[LabelTrack] != TrackStable || len(stable.Spec.Selector) != 2 {
+		t.Fatalf("selector while a route weighs the canary = %v, want the stable track only", stable.Spec.Selector)
 	}
 	want := []corev1.ServicePort{
 		{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},

@@ -685,7 +685,7 @@ func checkBuilders(t *testing.T, ms *msv1.Microservice, resolved []ResolvedDepen
 	}
 	checkRestricted(t, stable, in)
 
-	svc := roundTrip[corev1.Service](t, Service(ms))
+	svc := roundTrip[corev1.Service](t, Service(ms, false))
 	checkMeta(t, ms, "Service", &svc.ObjectMeta, true)
 	checkService(t, ms, svc, stable)
 	if !maps.Equal(svc.Spec.Selector, ServiceSelector(ms)) {

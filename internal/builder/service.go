@@ -27,12 +27,19 @@ import (
 // ServiceName is the name of the Service that gives ms its stable address.
 func ServiceName(ms *msv1.Microservice) string { return ms.Name }
 
-// Service is the desired ClusterIP Service of ms. It selects every pod of the
-// service, and sends each port to the container port of the same name.
-func Service(ms *msv1.Microservice) *corev1ac.ServiceApplyConfiguration {
+// Service is the desired ClusterIP Service of ms, the address its dependents
+// call, and sends each port to the container port of the same name. It
+// selects every pod of the service, or only the stable track's when
+// stableOnly: while a route weighs the tracks, in-cluster callers must not
+// reach a canary by pod count before any analysis has passed it.
+func Service(ms *msv1.Microservice, stableOnly bool) *corev1ac.ServiceApplyConfiguration {
+	selector := ServiceSelector(ms)
+	if stableOnly {
+		selector[LabelTrack] = TrackStable
+	}
 	spec := corev1ac.ServiceSpec().
 		WithType(corev1.ServiceTypeClusterIP).
-		WithSelector(ServiceSelector(ms))
+		WithSelector(selector)
 	for _, p := range ServicePorts(ms) {
 		spec.WithPorts(convert[corev1ac.ServicePortApplyConfiguration](p))
 	}

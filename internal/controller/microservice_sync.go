@@ -30,6 +30,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/rollout"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
 	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
@@ -106,8 +107,9 @@ func (r *MicroserviceReconciler) repairStableReplicas(ctx context.Context, ms *m
 }
 
 // syncService applies the Service that gives ms its stable address, or
-// deletes it when ms has no ports (a worker has no address).
-func (r *MicroserviceReconciler) syncService(ctx context.Context, ms *msv1.Microservice, _ *observation) error {
+// deletes it when ms has no ports (a worker has no address). While a route
+// weighs the canary, the Service selects the stable track only.
+func (r *MicroserviceReconciler) syncService(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
 	live := &corev1.Service{}
 	found, err := r.getLive(ctx, ms, builder.ServiceName(ms), live)
 	if err != nil {
@@ -124,7 +126,7 @@ func (r *MicroserviceReconciler) syncService(ctx context.Context, ms *msv1.Micro
 			return err
 		}
 	}
-	_, err = r.applier.Apply(ctx, builder.Service(ms), live)
+	_, err = r.applier.Apply(ctx, builder.Service(ms, rollout.RoutedByWeight(obs.rollout)), live)
 	return err
 }
 

@@ -329,10 +329,20 @@ func (p *planner) gate() bool {
 	return false
 }
 
+// ReplicaRatio is the traffic routing of a canary without a route: the
+// Service of the Microservice's name splits requests by pod count.
+const ReplicaRatio = "ReplicaRatio"
+
+// RoutedByWeight is true while a rollout's traffic is split by a router's
+// weights rather than by pod count.
+func RoutedByWeight(st *msv1.RolloutStatus) bool {
+	return st != nil && st.TrafficRouting != "" && st.TrafficRouting != ReplicaRatio
+}
+
 func (p *planner) routing() string {
 	switch {
 	case !p.obs.HasRoute:
-		return "ReplicaRatio"
+		return ReplicaRatio
 	case p.obs.RouterName == "":
 		return "GatewayAPI"
 	}

@@ -634,7 +634,7 @@ func floorWithMicroservices(ctx context.Context, c client.Client, services []*ms
 
 // applyChildren applies the children of ms as the floor's field manager.
 func applyChildren(ctx context.Context, c client.Client, ms *msv1.Microservice) error {
-	acs := []ssa.ApplyConfiguration{builder.Deployment(ms, builder.DecideReplicas(ms, false), builder.PodInputs{}), builder.Service(ms)}
+	acs := []ssa.ApplyConfiguration{builder.Deployment(ms, builder.DecideReplicas(ms, false), builder.PodInputs{}), builder.Service(ms, false)}
 	if h := builder.HorizontalPodAutoscaler(ms); h != nil {
 		acs = append(acs, h)
 	}

@@ -182,6 +182,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		// The route is on the stable track before the change.
 		time.Sleep(2 * time.Second)
 		weights := sampleWeights("web")
+		endpoints := sampleEndpoints(trafficNS, "web")
 		begin := time.Now()
 		setWebImage(image)
 		EventuallyWithOffset(1, func() msv1.RolloutPhase {
@@ -200,6 +201,10 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		time.Sleep(after)
 		changes := weights.stop()
 		t.stop()
+		samples, wrong := endpoints.stop()
+		AddReportEntry("EndpointSlices of the Service dependents call, sampled while the canary had ready pods", fmt.Sprintf("%d samples, %d canary endpoints", samples, len(wrong)))
+		ExpectWithOffset(1, samples).To(BeNumerically(">", 0), "the canary had ready pods while the EndpointSlices were sampled")
+		ExpectWithOffset(1, wrong).To(BeEmpty(), "in-cluster callers never reach the canary")
 		return t, changes, begin
 	}
 

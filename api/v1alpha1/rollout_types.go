@@ -61,6 +61,18 @@ type Canary struct {
 	// Analysis is how the canary is judged by its metrics.
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// ProgressDeadline is how long a setWeight step may wait for the canary
+	// pods it needs to be ready; past it the canary is rolled back. A canary
+	// Deployment that reports ProgressDeadlineExceeded (its own
+	// progressDeadlineSeconds, 600 by default) is rolled back at once.
+	// Pauses, gates and analyses are not bounded by it. Defaults to 10m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.progressDeadline must be a duration such as 30s, 10m or 1h: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))",message="spec.rollout.canary.progressDeadline must be from 1s to 24h"
+	// +optional
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
 }
 
 // CanaryStep is one step of a canary: exactly one of setWeight, pause and analysis.

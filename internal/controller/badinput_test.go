@@ -475,6 +475,14 @@ var badInputs = []badInput{
 	{category: "Canary steps", name: "analysis step without analysis", input: `spec: {rollout: {strategy: Canary, canary: {steps: [{setWeight: 10}, {analysis: {}}]}}}`,
 		message: `spec.rollout.canary: Invalid value: spec.rollout.canary.analysis is required when a step runs an analysis`,
 		fix:     "Add canary.analysis with its metrics."},
+	{category: "Canary steps", name: "progress deadline that is no duration",
+		input:   `spec: {rollout: {strategy: Canary, canary: {progressDeadline: "600", steps: [{setWeight: 10}]}}}`,
+		message: `spec.rollout.canary.progressDeadline: Invalid value: "600": spec.rollout.canary.progressDeadline must be a duration such as 30s, 10m or 1h: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h`,
+		fix:     "Write the unit: 600s or 10m."},
+	{category: "Canary steps", name: "progress deadline above 24h",
+		input:   `spec: {rollout: {strategy: Canary, canary: {progressDeadline: 48h, steps: [{setWeight: 10}]}}}`,
+		message: `spec.rollout.canary.progressDeadline: Invalid value: "48h": spec.rollout.canary.progressDeadline must be from 1s to 24h`,
+		fix:     "Use at most 24h; a canary whose pods take longer to start is better fixed in its probes."},
 
 	// Analysis.
 	{category: "Analysis", name: "metric without min or max",

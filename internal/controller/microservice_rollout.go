@@ -22,6 +22,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
@@ -87,6 +88,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		if canary.Status.ObservedGeneration >= canary.Generation && canary.Status.Replicas == canary.Status.UpdatedReplicas {
 			o.CanaryReadyReplicas = canary.Status.ReadyReplicas
 		}
+		o.CanaryProgressDeadlineExceeded = progressDeadlineExceeded(canary)
 	}
 	if rollout.MeasurementDue(ms.Spec.Rollout.Canary, ms.Status.Rollout, o.Now) {
 		o.Measurement = r.measure(ctx, ms, o.DesiredRevision)
@@ -94,6 +96,20 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
 	return nil
+}
+
+// progressDeadlineExceeded is the message of the Deployment's own verdict
+// that its current template is not progressing, or empty.
+func progressDeadlineExceeded(d *appsv1.Deployment) string {
+	if d.Status.ObservedGeneration < d.Generation {
+		return ""
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return c.Message
+		}
+	}
+	return ""
 }
 
 // rolledOut is true when every pod of the Deployment runs its current template and is available.

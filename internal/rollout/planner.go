@@ -88,6 +88,10 @@ type Observation struct {
 	// Measuring is true while that measurement runs, off the reconcile:
 	// its end triggers the next reconcile, so no timer waits for it.
 	Measuring bool
+	// CanaryProgressDeadlineExceeded is the message of the canary
+	// Deployment's Progressing=False condition with reason
+	// ProgressDeadlineExceeded, for its current generation; empty otherwise.
+	CanaryProgressDeadlineExceeded string
 }
 
 // Dependencies is what the reconciler saw of the service's required
@@ -579,8 +583,7 @@ func (p *planner) runStep(i int, s msv1.CanaryStep) bool {
 		w := *s.SetWeight
 		p.canaryReplicas = CanaryReplicasFor(max(w, p.st.CanaryWeight), p.obs.StableReplicas)
 		if !p.canaryReady(p.canaryReplicas) {
-			p.st.Phase = msv1.RolloutPhaseProgressing
-			p.st.Message = fmt.Sprintf("Step %d/%d: waiting for %d ready canary pods before sending %d%% of traffic", i+1, n, p.canaryReplicas, w)
+			p.waitForPods(i, w)
 			return false
 		}
 		if w != p.st.CanaryWeight {
@@ -617,6 +620,54 @@ func (p *planner) runStep(i int, s msv1.CanaryStep) bool {
 		}
 		return p.analyse(i)
 	}
+}
+
+// DefaultProgressDeadline is how long a setWeight step waits for its canary
+// pods when the spec says nothing.
+const DefaultProgressDeadline = 10 * time.Minute
+
+// ProgressDeadline is the canary's progress deadline, or its default.
+func ProgressDeadline(c *msv1.Canary) time.Duration {
+	if c.ProgressDeadline != nil {
+		return c.ProgressDeadline.Duration
+	}
+	return DefaultProgressDeadline
+}
+
+// waitForPods keeps a setWeight step waiting for its canary pods, and rolls
+// the canary back once they are past the progress deadline, or once the
+// canary Deployment says so itself.
+func (p *planner) waitForPods(i int, w int32) {
+	n := len(p.c.Steps)
+	if msg := p.obs.CanaryProgressDeadlineExceeded; msg != "" {
+		p.rollBack(i, "the canary Deployment exceeded its progress deadline: "+msg)
+		return
+	}
+	started := p.obs.Now
+	if p.st.StepStartedAt != nil {
+		started = p.st.StepStartedAt.Time
+	}
+	deadline := ProgressDeadline(p.c)
+	waited := p.obs.Now.Sub(started)
+	if waited >= deadline {
+		p.rollBack(i, fmt.Sprintf("%d of %d canary pods ready after %s, past spec.rollout.canary.progressDeadline (%s)",
+			p.obs.CanaryReadyReplicas, p.canaryReplicas, waited.Round(time.Second), deadline))
+		return
+	}
+	p.st.Phase = msv1.RolloutPhaseProgressing
+	p.st.Message = fmt.Sprintf("Step %d/%d: waiting for %d ready canary pods before sending %d%% of traffic", i+1, n, p.canaryReplicas, w)
+	if left := deadline - waited; p.requeue == 0 || left < p.requeue {
+		p.requeue = left
+	}
+}
+
+// rollBack removes the canary of a step that cannot progress: traffic
+// first, then pods.
+func (p *planner) rollBack(i int, why string) {
+	p.st.Phase = msv1.RolloutPhaseRolledBack
+	p.st.Message = fmt.Sprintf("Rolled back at step %d/%d: %s", i+1, len(p.c.Steps), why)
+	p.event(true, "RolloutRolledBack", "Revision %s rolled back at step %d/%d: %s", p.st.CanaryRevision, i+1, len(p.c.Steps), why)
+	p.removeCanary()
 }
 
 // canaryReady is true when the canary runs the revision being delivered with

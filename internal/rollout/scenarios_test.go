@@ -17,6 +17,7 @@ limitations under the License.
 package rollout
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -167,6 +168,36 @@ func scenarios() []scenario {
 				func(s *sim, r tickRecord) {
 					if r.prev != nil && r.prev.Phase == msv1.RolloutPhaseRolledBack && r.obs.Measurement != nil {
 						s.inv.fail(r, "scenario: no measurement after a rollback", "measured")
+					}
+				}),
+		},
+		{
+			name: "progress-deadline",
+			doc: []string{
+				"The second weight step needs 2 canary pods and the second one never becomes ready:",
+				"past progressDeadline (3m) from the step's start, the canary is rolled back (traffic",
+				"first, pods in the next tick) with a message that says how many pods were ready.",
+			},
+			canary: func() *msv1.Canary {
+				c := canarySpec(nil, setWeight(20), setWeight(50), pauseFor(time.Minute))
+				c.ProgressDeadline = &metav1.Duration{Duration: 3 * time.Minute}
+				return c
+			}(),
+			stableReplicas: 4,
+			ticks:          14,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(2, canaryReadyAfter(never)),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0),
+				func(s *sim, r tickRecord) {
+					st := r.d.Status
+					if st.Phase == msv1.RolloutPhaseRolledBack && !strings.Contains(st.Message, "1 of 2 canary pods ready after 3m") {
+						s.inv.fail(r, "scenario: the rollback says why", "message %q", st.Message)
+					}
+					if st.Phase == msv1.RolloutPhaseRolledBack && r.prev != nil && r.prev.Phase == msv1.RolloutPhaseProgressing &&
+						r.now.Sub(r.prev.StepStartedAt.Time) > 3*time.Minute+30*time.Second {
+						s.inv.fail(r, "scenario: rolled back at the deadline", "%s after the step started", r.now.Sub(r.prev.StepStartedAt.Time))
 					}
 				}),
 		},

@@ -507,15 +507,18 @@ func (s *sim) runTick() {
 		s.sc.check(s, rec)
 	}
 
+	readyBefore := [2]int32{s.stable.ready, s.canary.ready}
 	s.stable.control(s.tick)
 	s.canary.control(s.tick)
 	s.lines = append(s.lines, s.line(rec))
 
-	// The next reconcile comes at the requeue; pods that are starting
-	// (their readiness is watched) bring it forward to one clock step.
+	// The next reconcile comes at the requeue; pods that are starting or
+	// have just become ready (their readiness is watched) bring it forward
+	// to one clock step.
 	s.lastTick = s.now
 	next := s.clockStep()
-	if d.RequeueAfter > 0 && (d.RequeueAfter < next || len(s.stable.pending)+len(s.canary.pending) == 0) {
+	watched := len(s.stable.pending)+len(s.canary.pending) > 0 || readyBefore != [2]int32{s.stable.ready, s.canary.ready}
+	if d.RequeueAfter > 0 && (d.RequeueAfter < next || !watched) {
 		next = d.RequeueAfter
 	}
 	// A measurement's answer triggers a reconcile.

@@ -317,11 +317,7 @@ func elected(m *runningManager) bool {
 }
 
 var _ = Describe("Faults in the middle of a canary", func() {
-	// Every spec here replaces the suite's manager with its own.
-	BeforeEach(func() {
-		env.stopManager()
-		DeferCleanup(env.startManager)
-	})
+	replaceSuiteManager()
 
 	It("resumes at the same step after the operator is killed right after every change it makes, at every step", func() {
 		ns := newNamespace()
@@ -439,8 +435,7 @@ var _ = Describe("Faults in the middle of a canary", func() {
 
 	It("puts back what a conflicting writer changes in its children, keeps the rollout state, and does not fight a loop", func() {
 		ns := newNamespace()
-		m := env.runManager(managerOptions{namespaces: []string{ns}})
-		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+		runOwnManager(managerOptions{namespaces: []string{ns}})
 		ms := withCanary(withRoute(checkout(ns)), weightStep(30), manualGate(), weightStep(60))
 		ms.Spec.Replicas = ptr.To[int32](4)
 		guard, rec := canaryAtFirstGate(ms, 30)

@@ -252,17 +252,12 @@ func chaosSeed() uint64 {
 }
 
 var _ = Describe("Partial failures", func() {
-	// Every spec here replaces the suite's manager with its own.
-	BeforeEach(func() {
-		env.stopManager()
-		DeferCleanup(env.startManager)
-	})
+	replaceSuiteManager()
 
 	It("keep every field of the status that a failed reconcile did not observe, and advance observedGeneration only when one completes", func() {
 		ns := newNamespace()
 		reads := &failingReads{}
-		m := env.runManager(managerOptions{namespaces: []string{ns}, wrapClient: reads.wrap})
-		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+		runOwnManager(managerOptions{namespaces: []string{ns}, wrapClient: reads.wrap})
 		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50))
 		ms.Spec.Replicas = ptr.To[int32](4)
 		guard, rec := canaryAtFirstGate(ms, 20)
@@ -312,8 +307,7 @@ var _ = Describe("Partial failures", func() {
 		ns := newNamespace()
 		kinds := []string{"apply httproutes", "apply deployments", "PATCH microservices/status"}
 		f := newRequestFaults(ns, 1, 0)
-		m := env.runManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
-		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+		runOwnManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
 		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50), pauseFor(time.Second))
 		ms.Spec.Replicas = ptr.To[int32](4)
 		guard, rec := canaryAtFirstGate(ms, 20)
@@ -345,8 +339,7 @@ var _ = Describe("Partial failures", func() {
 	It("keep traffic on ready pods when the strategy is switched in the middle of a canary, both ways, with a Service delete failing", func() {
 		ns := newNamespace()
 		f := newRequestFaults(ns, 2, 0)
-		m := env.runManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
-		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+		runOwnManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
 		ms := withCanary(withRoute(checkout(ns)), weightStep(50), manualGate(), weightStep(80))
 		ms.Spec.Replicas = ptr.To[int32](4)
 		guard, rec := canaryAtFirstGate(ms, 50)
@@ -379,8 +372,7 @@ var _ = Describe("Partial failures", func() {
 	chaos := func(seed uint64) {
 		ns := newNamespace()
 		f := newRequestFaults(ns, seed, 0.05)
-		m := env.runManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
-		DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+		runOwnManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
 		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50), pauseFor(time.Second))
 		ms.Spec.Replicas = ptr.To[int32](4)
 		guard := guardTraffic(ms)

@@ -164,6 +164,23 @@ func (m *runningManager) Stop() error {
 	return m.err
 }
 
+// replaceSuiteManager stops the suite's manager for each spec of the
+// container it is called in (the spec runs managers of its own), and starts
+// a fresh one after it.
+func replaceSuiteManager() {
+	BeforeEach(func() {
+		env.stopManager()
+		DeferCleanup(env.startManager)
+	})
+}
+
+// runOwnManager runs a manager with o for the current spec; it is stopped,
+// and must stop cleanly, when the spec ends.
+func runOwnManager(o managerOptions) {
+	m := env.runManager(o)
+	DeferCleanup(func() { Expect(m.Stop()).To(Succeed()) })
+}
+
 // runManager runs a manager configured as cmd/main.go configures it.
 func (e *operatorEnv) runManager(o managerOptions) *runningManager {
 	// The manager's requests go through a counter, so tests can assert how

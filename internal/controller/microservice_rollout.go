@@ -74,6 +74,11 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 			return err
 		}
 	}
+	if o.HasRoute {
+		if o.RoutedCanaryWeight, err = r.router.CanaryWeight(ctx, ms); err != nil {
+			return err
+		}
+	}
 	o.RouterName = r.router.Name()
 	o.Paused = ms.Annotations[msv1.PausedAnnotation] == "true"
 	o.Promote = ms.Annotations[msv1.PromoteAnnotation]

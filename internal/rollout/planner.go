@@ -92,6 +92,10 @@ type Observation struct {
 	// Deployment's Progressing=False condition with reason
 	// ProgressDeadlineExceeded, for its current generation; empty otherwise.
 	CanaryProgressDeadlineExceeded string
+	// RoutedCanaryWeight is what the live route sends to the canary now,
+	// which is more than the status says when the status write of the
+	// reconcile that raised it was lost.
+	RoutedCanaryWeight int32
 }
 
 // Dependencies is what the reconciler saw of the service's required
@@ -473,9 +477,10 @@ func (p *planner) settle(revision string) {
 // traffic never reaches a track without pods. The weight of the last
 // reconcile counts too: a new revision zeroes the weight in this one (see
 // start), and an abort in the same reconcile must not scale the canary to
-// zero while the route still sends it that weight.
+// zero while the route still sends it that weight. So does the live
+// route's: the status write of the reconcile that raised it may be lost.
 func (p *planner) drainCanary() {
-	if w := max(p.st.CanaryWeight, p.prevWeight); w > 0 && p.obs.HasRoute {
+	if w := max(p.st.CanaryWeight, p.prevWeight, p.obs.RoutedCanaryWeight); w > 0 && p.obs.HasRoute {
 		p.canaryReplicas = CanaryReplicasFor(w, p.obs.StableReplicas)
 		p.st.CanaryWeight = 0
 		return

@@ -17,6 +17,7 @@ limitations under the License.
 package rollout
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,34 @@ func TestScenarios(t *testing.T) {
 			compareGolden(t, sc.name, s.trace())
 		})
 	}
+}
+
+// TestScenariosWithAFailedAction runs every golden scenario again once for
+// each action of each reconcile, failing that action (and so every later
+// one of the same reconcile): the invariants must hold on every tick. The
+// scenario's own checks and its golden trace are for the run without
+// failures; each run here gets two more ticks to catch up.
+func TestScenariosWithAFailedAction(t *testing.T) {
+	runs := 0
+	for _, sc := range scenarios() {
+		for tick := 1; tick < sc.ticks; tick++ {
+			for _, action := range []string{actionStable, actionCanary, actionRoute, actionStatus} {
+				faulty := sc
+				faulty.check = nil
+				faulty.ticks = sc.ticks + 2
+				s := newSim(&faulty)
+				s.failAt = failedAction{tick: tick, action: action}
+				s.run()
+				runs++
+				if len(s.inv.order) > 0 {
+					t.Run(fmt.Sprintf("%s/%s-at-tick-%d", sc.name, strings.ReplaceAll(action, " ", "-"), tick), func(t *testing.T) {
+						s.inv.report(t, s)
+					})
+				}
+			}
+		}
+	}
+	t.Logf("%d runs of the golden scenarios, each with one failed action", runs)
 }
 
 func setWeight(w int32) msv1.CanaryStep { return msv1.CanaryStep{SetWeight: ptr.To(w)} }

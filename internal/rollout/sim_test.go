@@ -294,9 +294,26 @@ type sim struct {
 	beforeRestart *msv1.RolloutStatus
 	// loseStatus drops the status write of the next reconcile.
 	loseStatus bool
+	// failAt fails one action of one reconcile.
+	failAt failedAction
 
 	lines []string
 	inv   *invariants
+}
+
+// The actions of a reconcile that failedAction can fail, in the order the
+// reconciler takes them.
+const (
+	actionStable = "stable Deployment apply"
+	actionCanary = "canary Deployment apply"
+	actionRoute  = "route apply"
+	actionStatus = "status patch"
+)
+
+// failedAction is one action that fails at one tick (tick 0: none).
+type failedAction struct {
+	tick   int
+	action string
 }
 
 // tickRecord is what one reconcile saw and decided.
@@ -363,6 +380,9 @@ func (s *sim) observe() Observation {
 		Retry:           s.annotations[msv1.RetryAnnotation],
 		Dependencies:    s.deps,
 	}
+	if o.HasRoute {
+		o.RoutedCanaryWeight = s.weight
+	}
 	if s.stable.exists {
 		o.StableHeld = s.stable.held
 		o.StableRevision = s.stable.revision
@@ -426,12 +446,10 @@ func measurementKey(st *msv1.RolloutStatus) string {
 }
 
 // takeMeasurement plays the analysis runner: the result of the measurement
-// prev waits for once it has answered; until then it is running.
+// prev waits for once it has answered; until then it is running. The runner
+// keeps a result until a reconcile asks for another measurement, so one
+// whose status write was lost gets the same result again.
 func (s *sim) takeMeasurement(prev *msv1.RolloutStatus, obs *Observation) {
-	if s.sc.measureTakes == 0 {
-		obs.Measurement = s.measure()
-		return
-	}
 	k := measurementKey(prev)
 	if s.inflight == nil || s.inflight.key != k {
 		s.inflight = &inflightMeasurement{key: k, answerAt: s.now.Add(s.sc.measureTakes), result: s.measure()}
@@ -466,10 +484,16 @@ func (s *sim) runTick() {
 	}
 	d := Plan(s.sc.canary, prev, obs)
 
-	// Apply, as the reconciler does.
+	// Apply, in the reconciler's order: the stable Deployment, the canary,
+	// the route, then the status. A failed action (failAt) stops the
+	// reconcile there, as an API error does: nothing after it is applied
+	// and the status is not written.
 	rec := tickRecord{tick: s.tick, now: s.now, prev: prev, obs: obs, d: d, prevWeight: s.weight}
-	s.weight = d.RouteWeight
-	if d.UpdateStable {
+	failed := ""
+	if s.failAt.tick == s.tick {
+		failed = s.failAt.action
+	}
+	if failed != actionStable && d.UpdateStable {
 		// A held Deployment runs the spec's template at zero replicas; the
 		// release scales it to the spec's count in the same apply.
 		switch {
@@ -485,18 +509,23 @@ func (s *sim) runTick() {
 	}
 	var raw []byte
 	if s.sc.canary != nil {
-		s.canary.exists = true
-		s.canary.setTemplate(s.desired, s.tick) // the canary's template is always the spec's
-		s.canary.scale(d.CanaryReplicas, s.tick)
+		if failed != actionStable && failed != actionCanary {
+			s.canary.exists = true
+			s.canary.setTemplate(s.desired, s.tick) // the canary's template is always the spec's
+			s.canary.scale(d.CanaryReplicas, s.tick)
+		}
 		var err error
 		if raw, err = json.Marshal(d.Status); err != nil {
 			panic(err)
 		}
 	}
-	if s.loseStatus {
+	if failed == "" || failed == actionStatus {
+		s.weight = d.RouteWeight
+	}
+	if s.loseStatus || failed != "" {
 		s.loseStatus = false
 		rec.statusLost = true
-		// The decision reached the cluster; the status stays as it was.
+		// What was applied stays; the status stays as it was.
 		raw = s.statusJSON
 	}
 	s.statusJSON = raw

@@ -167,6 +167,28 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 	return AcceptanceOf(ms, live), nil
 }
 
+// CanaryWeight implements Router.
+func (g *GatewayAPI) CanaryWeight(ctx context.Context, ms *msv1.Microservice) (int32, error) {
+	live := &gwv1.HTTPRoute{}
+	err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: builder.HTTPRouteName(ms)}, live)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, builder.HTTPRouteName(ms), err)
+	}
+	canary := gwv1.ObjectName(builder.TrackServiceName(ms, builder.TrackCanary))
+	w := int32(0)
+	for _, rule := range live.Spec.Rules {
+		for _, b := range rule.BackendRefs {
+			if b.Name == canary && (b.Kind == nil || *b.Kind == "Service") {
+				w = max(w, ptr.Deref(b.Weight, 1))
+			}
+		}
+	}
+	return w, nil
+}
+
 // Remove implements Router.
 func (g *GatewayAPI) Remove(ctx context.Context, ms *msv1.Microservice) error {
 	live := &gwv1.HTTPRoute{}

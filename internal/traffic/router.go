@@ -40,6 +40,10 @@ type Router interface {
 	Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32) (Acceptance, error)
 	// Remove deletes the route of ms, if the router made one.
 	Remove(ctx context.Context, ms *msv1.Microservice) error
+	// CanaryWeight is the share of requests the live route of ms sends to
+	// the canary track now (0 without a route): what the provider was last
+	// told, whatever the status says (a status write can be lost).
+	CanaryWeight(ctx context.Context, ms *msv1.Microservice) (int32, error)
 }
 
 // ErrNotInstalled is returned by Apply when the provider went away from the

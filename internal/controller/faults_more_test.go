@@ -185,7 +185,7 @@ func vectorOf(value string) string {
 }
 
 // garbageTurns are served in turn by brokenPrometheus. The hang outlasts the
-// provider's client timeout (10s, metrics.NewPrometheus) and no more.
+// analysis timeout (10s by default) and no more.
 var garbageTurns = []garbageTurn{
 	{"an HTML page", answer(http.StatusOK, "text/html", "<html><body>Sign in</body></html>"), "decoding Prometheus response: invalid character '<'", ""},
 	{"truncated JSON", answer(http.StatusOK, "application/json", vectorOf("0.999")[:70]), "decoding Prometheus response: unexpected end of JSON input", ""},
@@ -201,7 +201,7 @@ var garbageTurns = []garbageTurn{
 		case <-r.Context().Done():
 		case <-time.After(15 * time.Second):
 		}
-	}, "Client.Timeout exceeded", ""},
+	}, "no answer within 10s (spec.rollout.canary.analysis.timeout)", ""},
 }
 
 // brokenPrometheus answers the n-th query with garbageTurns[n % len].

@@ -18,12 +18,16 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
@@ -31,10 +35,10 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 )
 
-// planRollout observes both tracks and the dependencies, takes an analysis
-// measurement when one is due, and asks the planner what to do: hold a new
-// service at zero replicas, let a new version wait, or deliver it (a
-// rolling update of the stable Deployment, or canary steps).
+// planRollout observes both tracks and the dependencies, asks the analysis
+// runner for the measurement that is due, if any, and asks the planner what
+// to do: hold a new service at zero replicas, let a new version wait, or
+// deliver it (a rolling update of the stable Deployment, or canary steps).
 func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
 	stable := &appsv1.Deployment{}
 	stableFound, err := r.getLive(ctx, ms, builder.DeploymentName(ms), stable)
@@ -60,6 +64,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		o.StableServingReplicas = stable.Status.ReadyReplicas
 	}
 	if !builder.IsCanary(ms) {
+		r.analyses.forget(client.ObjectKeyFromObject(ms))
 		obs.plan = rollout.Plan(nil, nil, o)
 		return nil
 	}
@@ -96,7 +101,14 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		o.CanaryProgressDeadlineExceeded = progressDeadlineExceeded(canary)
 	}
 	if rollout.MeasurementDue(ms.Spec.Rollout.Canary, ms.Status.Rollout, o.Now) {
-		o.Measurement = r.measure(ctx, ms, o.DesiredRevision)
+		// The measurement runs off the reconcile workers; the reconcile
+		// its end triggers plans with its result.
+		measured, revision := ms.DeepCopy(), o.DesiredRevision
+		o.Measurement, o.Measuring = r.analyses.measurement(ms, analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
+			return r.measure(ctx, measured, revision)
+		})
+	} else {
+		r.analyses.forget(client.ObjectKeyFromObject(ms))
 	}
 	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
@@ -124,7 +136,8 @@ func rolledOut(d *appsv1.Deployment) bool {
 	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas >= want
 }
 
-// measure queries every metric of the analysis once for the canary track.
+// measure queries every metric of the analysis once for the canary track,
+// all at once, each within the analysis timeout.
 func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string) *rollout.Measurement {
 	a := ms.Spec.Rollout.Canary.Analysis
 	address := r.DefaultPrometheusAddress
@@ -149,8 +162,11 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		Window:    window,
 	}
 
-	m := &rollout.Measurement{Phase: rollout.PhaseSuccessful}
-	for _, metric := range a.Metrics {
+	timeout := rollout.AnalysisTimeout(ms.Spec.Rollout.Canary)
+
+	m := &rollout.Measurement{Phase: rollout.PhaseSuccessful, Metrics: make([]msv1.MetricResult, len(a.Metrics))}
+	var wg sync.WaitGroup
+	for i, metric := range a.Metrics {
 		var query string
 		var err error
 		if metric.Template != "" {
@@ -158,12 +174,17 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		} else {
 			query, err = metrics.RenderQuery(metric.Query, vars)
 		}
-		phase, value, msg := r.measureOne(ctx, provider, providerErr, metric, query, err)
-		m.Metrics = append(m.Metrics, msv1.MetricResult{Name: metric.Name, Value: value, Phase: string(phase), Message: msg})
+		wg.Go(func() {
+			phase, value, msg := r.measureOne(ctx, timeout, provider, providerErr, metric, query, err)
+			m.Metrics[i] = msv1.MetricResult{Name: metric.Name, Value: value, Phase: string(phase), Message: msg}
+		})
+	}
+	wg.Wait()
+	for _, res := range m.Metrics {
 		switch {
-		case phase == metrics.PhaseFailed:
+		case res.Phase == string(metrics.PhaseFailed):
 			m.Phase = rollout.PhaseFailed
-		case phase == metrics.PhaseInconclusive && m.Phase == rollout.PhaseSuccessful:
+		case res.Phase == string(metrics.PhaseInconclusive) && m.Phase == rollout.PhaseSuccessful:
 			m.Phase = rollout.PhaseInconclusive
 		}
 	}
@@ -171,8 +192,8 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 }
 
 // measureOne runs one metric's query (rendered from its query or its
-// template; renderErr when that failed) and judges the value.
-func (r *MicroserviceReconciler) measureOne(ctx context.Context, provider metrics.Provider, providerErr error, metric msv1.Metric, query string, renderErr error) (metrics.Phase, string, string) {
+// template; renderErr when that failed) within timeout and judges the value.
+func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Duration, provider metrics.Provider, providerErr error, metric msv1.Metric, query string, renderErr error) (metrics.Phase, string, string) {
 	if renderErr != nil {
 		return metrics.PhaseInconclusive, "", renderErr.Error()
 	}
@@ -187,7 +208,12 @@ func (r *MicroserviceReconciler) measureOne(ctx context.Context, provider metric
 	if err != nil {
 		return metrics.PhaseInconclusive, "", err.Error()
 	}
-	v, qerr := provider.Query(ctx, query)
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	v, qerr := provider.Query(qctx, query)
+	if qerr != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		qerr = fmt.Errorf("no answer within %v (spec.rollout.canary.analysis.timeout)", timeout)
+	}
 	phase, msg := metrics.Evaluate(v, qerr, metrics.Condition{Min: lo, Max: hi}, metrics.NoDataPolicy(metric.NoData))
 	value := ""
 	if qerr == nil && !v.NoData {
@@ -196,9 +222,11 @@ func (r *MicroserviceReconciler) measureOne(ctx context.Context, provider metric
 	return phase, value, msg
 }
 
+// newProvider makes the metrics provider for an address; every Prometheus
+// provider shares the runner's HTTP client.
 func (r *MicroserviceReconciler) newProvider(address string) (metrics.Provider, error) {
 	if r.NewMetricsProvider != nil {
 		return r.NewMetricsProvider(address)
 	}
-	return metrics.NewPrometheus(address, nil)
+	return metrics.NewPrometheus(address, r.analyses.client)
 }

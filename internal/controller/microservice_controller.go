@@ -94,6 +94,7 @@ type MicroserviceReconciler struct {
 	handoff  *ssa.Applier
 	router   traffic.Router
 	statuses statusFence
+	analyses *analysisRunner
 }
 
 // +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch
@@ -370,6 +371,10 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	}); err != nil {
 		return err
 	}
+	analysesDone, err := r.setupAnalyses(mgr)
+	if err != nil {
+		return err
+	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&msv1.Microservice{}, builder.WithPredicates(specOrMetadataChanged)).
 		Owns(&appsv1.Deployment{}, forgetOnDelete("Deployment")).
@@ -384,6 +389,8 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 		// is all a rollout needs to know.
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing("ConfigMap"))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Secret"))).
+		// A finished analysis measurement wakes its Microservice.
+		WatchesRawSource(analysesDone).
 		WithOptions(opts).
 		Named("microservice").
 		Build(r)

@@ -245,6 +245,22 @@ func (r *rolloutRecorder) Check() {
 // user: Deployments whose pods are not all ready become ready, and a
 // rollout paused at a manual gate is promoted with that gate's own value.
 func playWorld(ms *msv1.Microservice) {
+	playPods(ms)
+	live := &msv1.Microservice{}
+	if err := k8sClient.Get(ctx, key(ms), live); err != nil || live.Status.Rollout == nil {
+		return
+	}
+	st := live.Status.Rollout
+	if st.Phase == msv1.RolloutPhasePaused && st.CurrentStep != nil && strings.Contains(st.Message, "waiting for a promote") {
+		if v := fmt.Sprintf("gate-%d", *st.CurrentStep); live.Annotations[msv1.PromoteAnnotation] != v {
+			annotate(ms, msv1.PromoteAnnotation, v)
+		}
+	}
+}
+
+// playPods plays, once, the Deployment controller and the kubelet: the pods
+// of both tracks that are not all ready become ready.
+func playPods(ms *msv1.Microservice) {
 	for _, k := range []client.ObjectKey{key(ms), canaryKey(ms)} {
 		d := &appsv1.Deployment{}
 		if err := k8sClient.Get(ctx, k, d); err != nil {
@@ -255,16 +271,6 @@ func playWorld(ms *msv1.Microservice) {
 			continue
 		}
 		playDeployment(k)
-	}
-	live := &msv1.Microservice{}
-	if err := k8sClient.Get(ctx, key(ms), live); err != nil || live.Status.Rollout == nil {
-		return
-	}
-	st := live.Status.Rollout
-	if st.Phase == msv1.RolloutPhasePaused && st.CurrentStep != nil && strings.Contains(st.Message, "waiting for a promote") {
-		if v := fmt.Sprintf("gate-%d", *st.CurrentStep); live.Annotations[msv1.PromoteAnnotation] != v {
-			annotate(ms, msv1.PromoteAnnotation, v)
-		}
 	}
 }
 

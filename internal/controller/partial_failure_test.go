@@ -399,7 +399,11 @@ var _ = Describe("Partial failures", func() {
 				stable = next
 				continue
 			}
-			deliver(ms, msv1.RolloutPhasePaused, func() {})
+			// Only pods become ready: nothing promotes this rollout's gate.
+			Eventually(func() msv1.RolloutPhase {
+				playPods(ms)
+				return rolloutStatus(ms)().Phase
+			}, 2*timeout, 200*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused))
 			annotate(ms, msv1.AbortAnnotation, next)
 			Eventually(rolloutStatus(ms), 2*timeout, interval).Should(HaveField("Phase", msv1.RolloutPhaseAborted))
 			Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(0)))

@@ -483,6 +483,9 @@ func (p *planner) drainCanary() {
 	if w := max(p.st.CanaryWeight, p.prevWeight, p.obs.RoutedCanaryWeight); w > 0 && p.obs.HasRoute {
 		p.canaryReplicas = CanaryReplicasFor(w, p.obs.StableReplicas)
 		p.st.CanaryWeight = 0
+		if p.requeue == 0 || p.requeue > drainCheck {
+			p.requeue = drainCheck
+		}
 		return
 	}
 	p.st.CanaryWeight = 0
@@ -627,6 +630,12 @@ func (p *planner) runStep(i int, s msv1.CanaryStep) bool {
 	}
 }
 
+// drainCheck is how soon a reconcile that moved traffic off the canary looks
+// again, to scale the canary down once the live route sends it nothing. The
+// route's own watch event usually comes first; when the route was already
+// there (its earlier write's status was lost), no event comes at all.
+const drainCheck = time.Second
+
 // DefaultProgressDeadline is how long a setWeight step waits for its canary
 // pods when the spec says nothing.
 const DefaultProgressDeadline = 10 * time.Minute
@@ -764,10 +773,11 @@ func (p *planner) promote() {
 		p.st.Message = "Promoting: waiting for the stable Deployment to roll out revision " + p.st.CanaryRevision
 		return
 	}
-	if p.st.CanaryWeight > 0 && p.obs.HasRoute {
-		p.holdCanary()
+	if (p.st.CanaryWeight > 0 || p.obs.RoutedCanaryWeight > 0) && p.obs.HasRoute {
+		p.canaryReplicas = CanaryReplicasFor(max(p.st.CanaryWeight, p.obs.RoutedCanaryWeight), p.obs.StableReplicas)
 		p.st.CanaryWeight = 0
 		p.st.Message = "Promoting: traffic moved back to stable"
+		p.requeue = drainCheck
 		return
 	}
 	p.event(false, "RolloutSucceeded", "Revision %s promoted to stable", p.st.CanaryRevision)

@@ -22,7 +22,6 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -203,27 +202,12 @@ func (a *analysisRunner) Start(ctx context.Context) error {
 func (a *analysisRunner) NeedLeaderElection() bool { return false }
 
 // setupAnalyses gives the reconciler its analysis runner, run and stopped
-// by mgr, which forgets the measurements of deleted Microservices, and
-// returns the source of the reconciles that finished measurements trigger.
+// by mgr, and returns the source of the reconciles that finished
+// measurements trigger. The reconcile of a Microservice that is gone
+// forgets its measurement (readCaughtUp).
 func (r *MicroserviceReconciler) setupAnalyses(mgr ctrl.Manager) (source.Source, error) {
 	r.analyses = newAnalysisRunner(maxMeasurements)
 	if err := mgr.Add(r.analyses); err != nil {
-		return nil, err
-	}
-	informer, err := mgr.GetCache().GetInformer(context.Background(), &msv1.Microservice{})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj any) {
-			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = tomb.Obj
-			}
-			if ms, ok := obj.(*msv1.Microservice); ok {
-				r.analyses.forget(types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name})
-			}
-		},
-	}); err != nil {
 		return nil, err
 	}
 	return source.Channel(r.analyses.done, &handler.TypedEnqueueRequestForObject[*msv1.Microservice]{}), nil

@@ -171,6 +171,7 @@ func (r *MicroserviceReconciler) readCaughtUp(ctx context.Context, key types.Nam
 	switch {
 	case apierrors.IsNotFound(err):
 		r.statuses.forget(key)
+		r.analyses.forget(key)
 		forgetRolloutMetrics(key.Namespace, key.Name)
 		return nil, nil
 	case behind:

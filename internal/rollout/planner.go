@@ -654,7 +654,7 @@ func ProgressDeadline(c *msv1.Canary) time.Duration {
 func (p *planner) waitForPods(i int, w int32) {
 	n := len(p.c.Steps)
 	if msg := p.obs.CanaryProgressDeadlineExceeded; msg != "" {
-		p.rollBack(i, "the canary Deployment exceeded its progress deadline: "+msg)
+		p.rollBackStuck(i, "the canary Deployment exceeded its progress deadline: "+msg)
 		return
 	}
 	started := p.obs.Now
@@ -664,7 +664,7 @@ func (p *planner) waitForPods(i int, w int32) {
 	deadline := ProgressDeadline(p.c)
 	waited := p.obs.Now.Sub(started)
 	if waited >= deadline {
-		p.rollBack(i, fmt.Sprintf("%d of %d canary pods ready after %s, past spec.rollout.canary.progressDeadline (%s)",
+		p.rollBackStuck(i, fmt.Sprintf("%d of %d canary pods ready after %s, past spec.rollout.canary.progressDeadline (%s)",
 			p.obs.CanaryReadyReplicas, p.canaryReplicas, waited.Round(time.Second), deadline))
 		return
 	}
@@ -677,11 +677,16 @@ func (p *planner) waitForPods(i int, w int32) {
 
 // rollBack removes the canary of a step that cannot progress: traffic
 // first, then pods.
-func (p *planner) rollBack(i int, why string) {
+func (p *planner) rollBack(i int, message, why string) {
 	p.st.Phase = msv1.RolloutPhaseRolledBack
-	p.st.Message = fmt.Sprintf("Rolled back at step %d/%d: %s", i+1, len(p.c.Steps), why)
+	p.st.Message = message
 	p.event(true, "RolloutRolledBack", "Revision %s rolled back at step %d/%d: %s", p.st.CanaryRevision, i+1, len(p.c.Steps), why)
 	p.removeCanary()
+}
+
+// rollBackStuck rolls back the canary of a step that cannot progress.
+func (p *planner) rollBackStuck(i int, why string) {
+	p.rollBack(i, fmt.Sprintf("Rolled back at step %d/%d: %s", i+1, len(p.c.Steps), why), why)
 }
 
 // canaryReady is true when the canary runs the revision being delivered with
@@ -715,10 +720,7 @@ func (p *planner) analyse(i int) bool {
 	}
 	switch {
 	case as.Failures > ptr.Deref(a.FailureLimit, 0):
-		p.st.Phase = msv1.RolloutPhaseRolledBack
-		p.st.Message = fmt.Sprintf("Analysis failed %d of %d measurements: %s", as.Failures, as.Measurements, failing(as.Metrics))
-		p.event(true, "RolloutRolledBack", "Revision %s rolled back at step %d/%d: %s", p.st.CanaryRevision, i+1, n, failing(as.Metrics))
-		p.removeCanary()
+		p.rollBack(i, fmt.Sprintf("Analysis failed %d of %d measurements: %s", as.Failures, as.Measurements, failing(as.Metrics)), failing(as.Metrics))
 		return false
 	case as.Inconclusives > ptr.Deref(a.InconclusiveLimit, 0):
 		p.st.Phase = msv1.RolloutPhasePaused

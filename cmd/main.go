@@ -30,9 +30,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 	"github.com/msvc-dev/msvc-operator/internal/memlimit"
-	"github.com/msvc-dev/msvc-operator/internal/metrics"
 )
 
 func main() {
@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Microservices reconciled in parallel.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Sustained requests per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server.")
-	flag.StringVar(&gatewayImplementation, "gateway-implementation", string(metrics.DefaultImplementation), "Gateway API implementation or mesh whose metrics the canary metric templates query, unless an analysis names one: traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric.")
+	flag.StringVar(&gatewayImplementation, "gateway-implementation", string(analysis.DefaultImplementation), "Gateway API implementation or mesh whose metrics the canary metric templates query, unless an analysis names one: traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric.")
 	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
 	flag.BoolVar(&networkIsolation, "network-isolation", false, "Give every Microservice a NetworkPolicy built from the dependency graph, unless its spec.networkPolicy.enabled is false.")
 	flag.StringVar(&monitoringNamespace, "monitoring-namespace", "", "Namespace allowed to scrape the ports named \"metrics\" of isolated Microservices.")
@@ -72,7 +72,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
-	impl, err := metrics.ParseImplementation(gatewayImplementation)
+	impl, err := analysis.ParseImplementation(gatewayImplementation)
 	if err != nil {
 		log.Error(err, "Invalid --gateway-implementation")
 		os.Exit(1)

@@ -14,7 +14,7 @@
 # limitations under the License.
 
 # ensure-prometheus.sh makes sure a Prometheus server binary is available for
-# the integration tests of internal/metrics and prints its path on stdout.
+# the integration tests of internal/analysis and prints its path on stdout.
 # Lookup order: $PROMETHEUS_BIN, `prometheus` on PATH, /usr/bin/prometheus.
 # When none is found it installs Debian's "prometheus" package with apt-get.
 # Progress goes to stderr, so `PROMETHEUS_BIN=$(hack/ensure-prometheus.sh)` works.

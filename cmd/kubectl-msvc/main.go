@@ -35,7 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
-	"github.com/msvc-dev/msvc-operator/internal/plugin"
+	"github.com/msvc-dev/msvc-operator/internal/kubectlmsvc"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -125,7 +125,7 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p := plugin.Printer{Out: os.Stdout, Color: isTerminal(os.Stdout)}
+	p := kubectlmsvc.Printer{Out: os.Stdout, Color: isTerminal(os.Stdout)}
 
 	name := func() (string, error) {
 		if len(positional) != 1 {
@@ -140,9 +140,9 @@ func run(args []string) error {
 			return err
 		}
 		if watch {
-			return plugin.Watch(ctx, c, namespace, n, p, 2*time.Second)
+			return kubectlmsvc.Watch(ctx, c, namespace, n, p, 2*time.Second)
 		}
-		return plugin.Get(ctx, c, namespace, n, p)
+		return kubectlmsvc.Get(ctx, c, namespace, n, p)
 	case "promote", "abort", "retry", "pause", "resume":
 		n, err := name()
 		if err != nil {
@@ -152,13 +152,13 @@ func run(args []string) error {
 		if command == "promote" && full {
 			action = "promote-full"
 		}
-		if err := plugin.Control(ctx, c, namespace, n, action, time.Now()); err != nil {
+		if err := kubectlmsvc.Control(ctx, c, namespace, n, action, time.Now()); err != nil {
 			return err
 		}
 		fmt.Printf("microservice/%s: %s requested\n", n, action)
 		return nil
 	case "graph":
-		return plugin.Graph(ctx, c, namespace, output == "dot", os.Stdout)
+		return kubectlmsvc.Graph(ctx, c, namespace, output == "dot", os.Stdout)
 	}
 	return fmt.Errorf("unknown command %q (see kubectl msvc --help)", command)
 }

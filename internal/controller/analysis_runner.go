@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
-	"github.com/msvc-dev/msvc-operator/internal/metrics"
+	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 )
 
@@ -111,7 +111,7 @@ type analysisRun struct {
 func newAnalysisRunner(slots int) *analysisRunner {
 	base, stop := context.WithCancel(context.Background())
 	return &analysisRunner{
-		client: metrics.NewHTTPClient(),
+		client: analysis.NewHTTPClient(),
 		done:   make(chan event.TypedGenericEvent[*msv1.Microservice]),
 		slots:  make(chan struct{}, slots),
 		base:   base,

@@ -39,7 +39,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
-	"github.com/msvc-dev/msvc-operator/internal/metrics"
+	"github.com/msvc-dev/msvc-operator/internal/analysis"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite docs/bad-input.md from the bad input catalogue")
@@ -102,7 +102,7 @@ const promQLTemplate = `sum(rate(http_requests_total{app="{{ .Name }}",code=~"5.
 // the query Prometheus would receive, or the error the metric reports.
 func render(tmpl, name string) func(string) string {
 	return func(string) string {
-		q, err := metrics.RenderQuery(tmpl, metrics.QueryVars{Name: name, Namespace: "shop", Track: "canary", Revision: "checkout-5d4f9c"})
+		q, err := analysis.RenderQuery(tmpl, analysis.QueryVars{Name: name, Namespace: "shop", Track: "canary", Revision: "checkout-5d4f9c"})
 		if err != nil {
 			return "measurement Inconclusive: " + err.Error()
 		}
@@ -112,9 +112,9 @@ func render(tmpl, name string) func(string) string {
 
 // renderTemplate renders template tmpl for implementation impl, for the
 // canary of checkout in namespace shop, as a measurement would.
-func renderTemplate(impl metrics.Implementation, tmpl metrics.Template) func(string) string {
+func renderTemplate(impl analysis.Implementation, tmpl analysis.Template) func(string) string {
 	return func(string) string {
-		q, err := metrics.TemplateQuery(impl, tmpl, metrics.Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: metrics.RateWindow(time.Minute, 0)})
+		q, err := analysis.TemplateQuery(impl, tmpl, analysis.Target{Namespace: "shop", Service: "checkout-canary", Workload: "checkout-canary", Window: analysis.RateWindow(time.Minute, 0)})
 		if err != nil {
 			return "measurement Inconclusive: " + err.Error()
 		}
@@ -558,7 +558,7 @@ var badInputs = []badInput{
 		fix:     "Use traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric, or leave it out for the operator's --gateway-implementation."},
 	{category: "Analysis", name: "a template the implementation cannot provide",
 		input:   `analysis: {implementation: envoy-gateway, metrics: [{name: success-rate, template: request-success-rate, successCondition: {min: "0.99"}}]}`,
-		observe: renderTemplate(metrics.EnvoyGateway, metrics.RequestSuccessRate),
+		observe: renderTemplate(analysis.EnvoyGateway, analysis.RequestSuccessRate),
 		message: `measurement Inconclusive: template request-success-rate is not available for envoy-gateway: Envoy Gateway counts all backendRefs of an HTTPRoute rule in one Envoy cluster (httproute/<namespace>/<route>/rule/<index>), so its metrics cannot tell the canary from stable; write a query instead, or set analysis.implementation if another one carries the traffic`,
 		fix:     "Write a query for this metric, or set analysis.implementation to what carries the traffic; docs/traffic-metrics.md says what each implementation provides."},
 
@@ -583,7 +583,7 @@ var badInputs = []badInput{
 	{category: "PromQL injection", name: "a template referring to an unknown value",
 		input:   `query: 'sum(rate(http_requests_total{app="{{ .App }}"}[1m]))'`,
 		observe: render(`sum(rate(http_requests_total{app="{{ .App }}"}[1m]))`, "checkout"),
-		message: `measurement Inconclusive: invalid query template: rendering failed: template: query:1:37: executing "query" at <.App>: can't evaluate field App in type metrics.QueryVars`,
+		message: `measurement Inconclusive: invalid query template: rendering failed: template: query:1:37: executing "query" at <.App>: can't evaluate field App in type analysis.QueryVars`,
 		fix:     "Use {{ .Name }}, {{ .Namespace }}, {{ .Track }}, {{ .Revision }} or {{ .Interval }}."},
 }
 

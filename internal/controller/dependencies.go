@@ -24,7 +24,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -269,26 +268,4 @@ func conditionStatus(ms *msv1.Microservice, t string) string {
 		return string(c.Status)
 	}
 	return ""
-}
-
-// syncNetworkPolicy applies the NetworkPolicy of an isolated Microservice,
-// or deletes it when isolation is off.
-func (r *MicroserviceReconciler) syncNetworkPolicy(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
-	live := &networkingv1.NetworkPolicy{}
-	found, err := r.getLive(ctx, ms, builder.NetworkPolicyName(ms), live)
-	if err != nil {
-		return err
-	}
-	if !r.isolated(ms) {
-		if found {
-			return r.deleteIfOwned(ctx, ms, "NetworkPolicy", live)
-		}
-		return nil
-	}
-	_, err = r.applier.Apply(ctx, builder.NetworkPolicy(ms, builder.NetworkPolicyInputs{
-		Consumers:           obs.deps.consumers,
-		Dependencies:        obs.deps.resolved,
-		MonitoringNamespace: r.MonitoringNamespace,
-	}), live)
-	return err
 }

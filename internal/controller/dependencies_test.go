@@ -33,7 +33,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
-	"github.com/msvc-dev/msvc-operator/internal/plugin"
+	"github.com/msvc-dev/msvc-operator/internal/kubectlmsvc"
 )
 
 func service(ns, name string, port int32, deps ...msv1.Dependency) *msv1.Microservice {
@@ -114,8 +114,8 @@ var _ = Describe("Dependencies", func() {
 			HaveKeyWithValue("CURRENCY_HOST", fmt.Sprintf("currency.%s.svc.cluster.local", ns)),
 		))
 		Eventually(dependencyStates(frontend), timeout, interval).Should(ConsistOf("product-catalog=Ready", "cart=Ready", "currency=Ready"))
-		Expect(plugin.Dependents(ctx, k8sClient, cart)).To(Equal([]string{"frontend"}), "the plugin finds who depends on cart")
-		Expect(plugin.Dependents(ctx, k8sClient, frontend)).To(BeEmpty())
+		Expect(kubectlmsvc.Dependents(ctx, k8sClient, cart)).To(Equal([]string{"frontend"}), "the plugin finds who depends on cart")
+		Expect(kubectlmsvc.Dependents(ctx, k8sClient, frontend)).To(BeEmpty())
 
 		By("a new dependent costs its dependency no write")
 		settled := &msv1.Microservice{}
@@ -128,7 +128,7 @@ var _ = Describe("Dependencies", func() {
 			_ = k8sClient.Get(ctx, key(cart), live)
 			return live.ResourceVersion
 		}, time.Second, interval).Should(Equal(settled.ResourceVersion))
-		Expect(plugin.Dependents(ctx, k8sClient, cart)).To(Equal([]string{"frontend", "reports"}))
+		Expect(kubectlmsvc.Dependents(ctx, k8sClient, cart)).To(Equal([]string{"frontend", "reports"}))
 	})
 
 	It("hold a new service at zero replicas until its required dependencies are available, then start it at once", func() {
@@ -242,7 +242,7 @@ var _ = Describe("Dependencies", func() {
 			return out
 		}
 		Eventually(policyPeers, timeout, interval).Should(ConsistOf(ns + "/checkout"))
-		Expect(plugin.Dependents(ctx, k8sClient, payments)).To(ConsistOf("checkout", other+"/intruder"), "dependents in other namespaces by namespace/name")
+		Expect(kubectlmsvc.Dependents(ctx, k8sClient, payments)).To(ConsistOf("checkout", other+"/intruder"), "dependents in other namespaces by namespace/name")
 		np := &networkingv1.NetworkPolicy{}
 		Expect(k8sClient.Get(ctx, key(payments), np)).To(Succeed())
 		Expect(np.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{builder.LabelMicroservice: "payments"}))

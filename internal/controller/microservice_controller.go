@@ -52,7 +52,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
-	"github.com/msvc-dev/msvc-operator/internal/metrics"
+	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
 	"github.com/msvc-dev/msvc-operator/internal/traffic"
@@ -78,7 +78,7 @@ type MicroserviceReconciler struct {
 	DefaultPrometheusAddress string
 	// NewMetricsProvider makes the metrics provider for an address; the
 	// Prometheus HTTP API when nil.
-	NewMetricsProvider func(address string) (metrics.Provider, error)
+	NewMetricsProvider func(address string) (analysis.Provider, error)
 	// DefaultGatewayImplementation is whose metrics the metric templates
 	// query when an analysis names no implementation; traefik when empty.
 	DefaultGatewayImplementation string

@@ -30,8 +30,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
-	"github.com/msvc-dev/msvc-operator/internal/metrics"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 )
 
@@ -149,13 +149,13 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	if st := ms.Status.Rollout; st != nil && st.StepStartedAt != nil {
 		sinceStep = r.now().Sub(st.StepStartedAt.Time)
 	}
-	window := metrics.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStep)
-	vars := metrics.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
-	impl := metrics.Implementation(a.Implementation)
+	window := analysis.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStep)
+	vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
+	impl := analysis.Implementation(a.Implementation)
 	if impl == "" {
-		impl = metrics.Implementation(r.DefaultGatewayImplementation)
+		impl = analysis.Implementation(r.DefaultGatewayImplementation)
 	}
-	target := metrics.Target{
+	target := analysis.Target{
 		Namespace: ms.Namespace,
 		Service:   builder.TrackServiceName(ms, builder.TrackCanary),
 		Workload:  builder.CanaryDeploymentName(ms),
@@ -170,9 +170,9 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		var query string
 		var err error
 		if metric.Template != "" {
-			query, err = metrics.TemplateQuery(impl, metrics.Template(metric.Template), target)
+			query, err = analysis.TemplateQuery(impl, analysis.Template(metric.Template), target)
 		} else {
-			query, err = metrics.RenderQuery(metric.Query, vars)
+			query, err = analysis.RenderQuery(metric.Query, vars)
 		}
 		wg.Go(func() {
 			phase, value, msg := r.measureOne(ctx, timeout, provider, providerErr, metric, query, err)
@@ -182,9 +182,9 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	wg.Wait()
 	for _, res := range m.Metrics {
 		switch {
-		case res.Phase == string(metrics.PhaseFailed):
+		case res.Phase == string(analysis.PhaseFailed):
 			m.Phase = rollout.PhaseFailed
-		case res.Phase == string(metrics.PhaseInconclusive) && m.Phase == rollout.PhaseSuccessful:
+		case res.Phase == string(analysis.PhaseInconclusive) && m.Phase == rollout.PhaseSuccessful:
 			m.Phase = rollout.PhaseInconclusive
 		}
 	}
@@ -193,20 +193,20 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 
 // measureOne runs one metric's query (rendered from its query or its
 // template; renderErr when that failed) within timeout and judges the value.
-func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Duration, provider metrics.Provider, providerErr error, metric msv1.Metric, query string, renderErr error) (metrics.Phase, string, string) {
+func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Duration, provider analysis.Provider, providerErr error, metric msv1.Metric, query string, renderErr error) (analysis.Phase, string, string) {
 	if renderErr != nil {
-		return metrics.PhaseInconclusive, "", renderErr.Error()
+		return analysis.PhaseInconclusive, "", renderErr.Error()
 	}
 	if providerErr != nil {
-		return metrics.PhaseInconclusive, "", providerErr.Error()
+		return analysis.PhaseInconclusive, "", providerErr.Error()
 	}
-	lo, err := metrics.ParseBound(ptr.Deref(metric.SuccessCondition.Min, ""))
+	lo, err := analysis.ParseBound(ptr.Deref(metric.SuccessCondition.Min, ""))
 	if err != nil {
-		return metrics.PhaseInconclusive, "", err.Error()
+		return analysis.PhaseInconclusive, "", err.Error()
 	}
-	hi, err := metrics.ParseBound(ptr.Deref(metric.SuccessCondition.Max, ""))
+	hi, err := analysis.ParseBound(ptr.Deref(metric.SuccessCondition.Max, ""))
 	if err != nil {
-		return metrics.PhaseInconclusive, "", err.Error()
+		return analysis.PhaseInconclusive, "", err.Error()
 	}
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -214,7 +214,7 @@ func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Du
 	if qerr != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
 		qerr = fmt.Errorf("no answer within %v (spec.rollout.canary.analysis.timeout)", timeout)
 	}
-	phase, msg := metrics.Evaluate(v, qerr, metrics.Condition{Min: lo, Max: hi}, metrics.NoDataPolicy(metric.NoData))
+	phase, msg := analysis.Evaluate(v, qerr, analysis.Condition{Min: lo, Max: hi}, analysis.NoDataPolicy(metric.NoData))
 	value := ""
 	if qerr == nil && !v.NoData {
 		value = strconv.FormatFloat(v.Number, 'g', 6, 64)
@@ -224,9 +224,9 @@ func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Du
 
 // newProvider makes the metrics provider for an address; every Prometheus
 // provider shares the runner's HTTP client.
-func (r *MicroserviceReconciler) newProvider(address string) (metrics.Provider, error) {
+func (r *MicroserviceReconciler) newProvider(address string) (analysis.Provider, error) {
 	if r.NewMetricsProvider != nil {
 		return r.NewMetricsProvider(address)
 	}
-	return metrics.NewPrometheus(address, r.analyses.client)
+	return analysis.NewPrometheus(address, r.analyses.client)
 }

@@ -26,7 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
-	"github.com/msvc-dev/msvc-operator/internal/plugin"
+	"github.com/msvc-dev/msvc-operator/internal/kubectlmsvc"
 )
 
 var _ = Describe("The kubectl-msvc plugin", func() {
@@ -43,7 +43,7 @@ var _ = Describe("The kubectl-msvc plugin", func() {
 
 		By("get: a plain tree when piped")
 		var out bytes.Buffer
-		Expect(plugin.Get(ctx, k8sClient, ns, "checkout", plugin.Printer{Out: &out})).To(Succeed())
+		Expect(kubectlmsvc.Get(ctx, k8sClient, ns, "checkout", kubectlmsvc.Printer{Out: &out})).To(Succeed())
 		tree := out.String()
 		GinkgoWriter.Print(tree)
 		Expect(tree).To(ContainSubstring("rollout: Paused  step 2/4  canary weight 20%  (GatewayAPI)"))
@@ -53,49 +53,49 @@ var _ = Describe("The kubectl-msvc plugin", func() {
 		Expect(tree).To(MatchRegexp(`ads\s+Missing`))
 		Expect(tree).NotTo(ContainSubstring("\033["))
 		out.Reset()
-		Expect(plugin.Get(ctx, k8sClient, ns, "payments", plugin.Printer{Out: &out})).To(Succeed())
+		Expect(kubectlmsvc.Get(ctx, k8sClient, ns, "payments", kubectlmsvc.Printer{Out: &out})).To(Succeed())
 		Expect(out.String()).To(ContainSubstring("└─ dependents: checkout\n"))
 
 		By("get: coloured on a terminal")
 		out.Reset()
-		Expect(plugin.Get(ctx, k8sClient, ns, "checkout", plugin.Printer{Out: &out, Color: true})).To(Succeed())
+		Expect(kubectlmsvc.Get(ctx, k8sClient, ns, "checkout", kubectlmsvc.Printer{Out: &out, Color: true})).To(Succeed())
 		Expect(out.String()).To(ContainSubstring("\033[33mPaused\033[0m"))
 
 		By("promote: past the gate, to 60% once the canary has its pods")
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "promote", time.Now())).To(Succeed())
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "promote", time.Now())).To(Succeed())
 		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(2)))
 		playDeployment(canaryKey(ms))
 		Eventually(rolloutStatus(ms), timeout, interval).Should(And(
 			HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CanaryWeight", int32(60)), HaveField("CurrentStep", ptr.To[int32](3))))
 
 		By("pause and resume")
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "pause", time.Now())).To(Succeed())
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "pause", time.Now())).To(Succeed())
 		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Message", ContainSubstring("Paused by the")))
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "resume", time.Now())).To(Succeed())
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "resume", time.Now())).To(Succeed())
 		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Message", ContainSubstring("waiting for a promote")))
 
 		By("abort, then retry")
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "abort", time.Now())).To(Succeed())
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "abort", time.Now())).To(Succeed())
 		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Phase", msv1.RolloutPhaseAborted))
 		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=100/checkout-canary=0"))
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "retry", time.Now())).To(Succeed())
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "retry", time.Now())).To(Succeed())
 		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("Phase", Or(Equal(msv1.RolloutPhaseProgressing), Equal(msv1.RolloutPhasePaused))))
 
 		By("promote --full: every remaining step skipped")
 		playDeployment(canaryKey(ms))
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "promote-full", time.Now())).To(Succeed())
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "promote-full", time.Now())).To(Succeed())
 		Eventually(image(key(ms)), timeout, interval).Should(Equal("ghcr.io/acme/checkout:2.0.0"))
 
 		By("graph, as text and as DOT")
 		out.Reset()
-		Expect(plugin.Graph(ctx, k8sClient, ns, false, &out)).To(Succeed())
+		Expect(kubectlmsvc.Graph(ctx, k8sClient, ns, false, &out)).To(Succeed())
 		Expect(out.String()).To(Equal("checkout -> payments, ads (optional)\npayments -> -\n"))
 		out.Reset()
-		Expect(plugin.Graph(ctx, k8sClient, ns, true, &out)).To(Succeed())
+		Expect(kubectlmsvc.Graph(ctx, k8sClient, ns, true, &out)).To(Succeed())
 		Expect(out.String()).To(ContainSubstring(`"checkout" -> "payments";`))
 		Expect(out.String()).To(ContainSubstring(`"checkout" -> "ads" [style=dashed];`))
 
-		Expect(plugin.Control(ctx, k8sClient, ns, "checkout", "dance", time.Now())).To(MatchError(ContainSubstring(`unknown action "dance"`)))
+		Expect(kubectlmsvc.Control(ctx, k8sClient, ns, "checkout", "dance", time.Now())).To(MatchError(ContainSubstring(`unknown action "dance"`)))
 		_ = metav1.Now
 	})
 })

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package metrics
+package analysis
 
 import (
 	"errors"
@@ -245,7 +245,7 @@ func TestTrafficMetricsDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const begin, end = "<!-- BEGIN GENERATED: queries (go test ./internal/metrics -run TestTrafficMetricsDoc -update) -->\n", "<!-- END GENERATED: queries -->\n"
+	const begin, end = "<!-- BEGIN GENERATED: queries (go test ./internal/analysis -run TestTrafficMetricsDoc -update) -->\n", "<!-- END GENERATED: queries -->\n"
 	doc := string(b)
 	i, j := strings.Index(doc, begin), strings.Index(doc, end)
 	if i < 0 || j < i {
@@ -259,7 +259,7 @@ func TestTrafficMetricsDoc(t *testing.T) {
 		return
 	}
 	if doc != want {
-		t.Errorf("%s is stale: run go test ./internal/metrics -run TestTrafficMetricsDoc -update", trafficDoc)
+		t.Errorf("%s is stale: run go test ./internal/analysis -run TestTrafficMetricsDoc -update", trafficDoc)
 	}
 }
 

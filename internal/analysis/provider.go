@@ -16,7 +16,7 @@ limitations under the License.
 
 // Package metrics queries a metrics backend (Prometheus) and evaluates the
 // results against the thresholds of a canary-rollout analysis.
-package metrics
+package analysis
 
 import "context"
 

@@ -16,7 +16,7 @@ limitations under the License.
 
 // Package plugin is the kubectl-msvc plugin: a tree view of a Microservice
 // and its rollout, rollout controls, and the dependency graph.
-package plugin
+package kubectlmsvc
 
 import (
 	"context"

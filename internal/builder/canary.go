@@ -101,3 +101,9 @@ func TrackService(ms *msv1.Microservice, track string) *corev1ac.ServiceApplyCon
 		WithOwnerReferences(OwnerReference(ms)).
 		WithSpec(spec)
 }
+
+// StableTemplateName is the name of the ControllerRevision that keeps the
+// stable pod template of revision while a promotion replaces it.
+func StableTemplateName(ms *msv1.Microservice, revision string) string {
+	return DeploymentName(ms) + "-stable-" + revision
+}

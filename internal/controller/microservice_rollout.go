@@ -110,6 +110,19 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	} else {
 		r.analyses.forget(client.ObjectKeyFromObject(ms))
 	}
+	if stableFound {
+		o.StableProgressDeadlineExceeded = progressDeadlineExceeded(stable)
+	}
+	// Around a promotion the stable track may run another template than
+	// the stable revision's: is that one saved, to go back to?
+	if prev := ms.Status.Rollout; prev != nil && stableFound && prev.StableRevision != "" && o.StableRevision != prev.StableRevision {
+		switch prev.Phase {
+		case msv1.RolloutPhasePromoting, msv1.RolloutPhaseAborted, msv1.RolloutPhaseRolledBack:
+			if o.StableSaved, err = r.stableTemplateSaved(ctx, ms, prev.StableRevision); err != nil {
+				return err
+			}
+		}
+	}
 	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
 	return nil

@@ -49,10 +49,22 @@ func (r *MicroserviceReconciler) syncDeployment(ctx context.Context, ms *msv1.Mi
 	}
 	// A new service waits for its required dependencies at zero replicas.
 	obs.held = obs.plan.Hold
+	if restore := obs.plan.RestoreStable; found && restore != "" && live.Annotations[builder.AnnotationRevision] != restore {
+		// An interrupted promotion: the stable track goes back to the
+		// template the promotion replaced.
+		return r.restoreStableTemplate(ctx, ms, restore, obs, live)
+	}
 	if found && !obs.plan.UpdateStable {
 		// A canary is being delivered, or a new version waits for
 		// dependencies: the stable track keeps its template.
 		return r.repairStableReplicas(ctx, ms, live)
+	}
+	if found && obs.plan.Status.Phase == msv1.RolloutPhasePromoting && live.Annotations[builder.AnnotationHeld] != "true" &&
+		live.Annotations[builder.AnnotationRevision] != builder.Revision(ms, obs.podInputs()) {
+		// The promotion replaces this template: keep it to go back to.
+		if err := r.saveStableTemplate(ctx, ms, live); err != nil {
+			return err
+		}
 	}
 	decision := builder.DecideReplicas(ms, obs.held)
 	// Handing spec.replicas to the autoscaler keeps the current pods. A

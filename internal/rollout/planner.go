@@ -88,6 +88,13 @@ type Observation struct {
 	// Measuring is true while that measurement runs, off the reconcile:
 	// its end triggers the next reconcile, so no timer waits for it.
 	Measuring bool
+	// StableSaved is true when the pod template of the status's stable
+	// revision is saved (the reconciler keeps the template a promotion
+	// replaces), so that the stable track can be given it back.
+	StableSaved bool
+	// StableProgressDeadlineExceeded is, for the stable Deployment, what
+	// CanaryProgressDeadlineExceeded is for the canary's.
+	StableProgressDeadlineExceeded string
 	// CanaryProgressDeadlineExceeded is the message of the canary
 	// Deployment's Progressing=False condition with reason
 	// ProgressDeadlineExceeded, for its current generation; empty otherwise.
@@ -149,6 +156,10 @@ type Decision struct {
 	// UpdateStable is true when the stable Deployment gets the spec's pod
 	// template; false keeps its current template.
 	UpdateStable bool
+	// RestoreStable names the revision whose saved pod template the stable
+	// Deployment gets back: a promotion was aborted or rolled back while
+	// the stable track rolled out the new revision. Empty otherwise.
+	RestoreStable string
 	// Hold is true while a service that has never started waits for its
 	// required dependencies: the stable Deployment gets the spec's template
 	// at zero replicas (no autoscaler), and no canary runs.
@@ -259,6 +270,7 @@ type planner struct {
 	prevWeight int32
 
 	updateStable   bool
+	restoreStable  string
 	hold           bool
 	waiting        string
 	canaryReplicas int32
@@ -268,7 +280,7 @@ type planner struct {
 
 func (p *planner) decision() Decision {
 	return Decision{
-		Status: p.st, UpdateStable: p.updateStable, Hold: p.hold, Waiting: p.waiting,
+		Status: p.st, UpdateStable: p.updateStable, RestoreStable: p.restoreStable, Hold: p.hold, Waiting: p.waiting,
 		CanaryReplicas: p.canaryReplicas,
 		RouteWeight:    RouteWeight(p.st.CanaryWeight, p.obs),
 		RequeueAfter:   p.requeue, Events: p.events,
@@ -397,8 +409,11 @@ func (p *planner) plan() {
 	// decision, so the promotion goes on instead of settling as if no
 	// rollout had happened.
 	resuming := p.st.CanaryRevision == obs.DesiredRevision && p.active()
+	// An aborted or rolled-back promotion may have left the new revision's
+	// template on the stable track: it is not delivered, it is put back.
+	restoring := p.restorePending()
 	// First version, or nothing to deliver: the stable track runs the spec.
-	if neverStarted(obs) || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming {
+	if neverStarted(obs) || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming && !restoring {
 		// Control values written while nothing is delivered (too late for
 		// the last rollout) are not requests for the next one.
 		p.st.HandledPromote, p.st.HandledPromoteFull = obs.Promote, obs.PromoteFull
@@ -406,7 +421,12 @@ func (p *planner) plan() {
 		p.settle(obs.DesiredRevision)
 		return
 	}
-	p.st.StableRevision = obs.StableRevision
+	// While a promotion runs, and until an interrupted one has given the
+	// stable track its template back, the stable revision is the one the
+	// promotion replaces.
+	if p.st.Phase != msv1.RolloutPhasePromoting && !restoring {
+		p.st.StableRevision = obs.StableRevision
+	}
 
 	// A revision the planner has not seen: start (or restart) the canary.
 	if p.st.CanaryRevision != obs.DesiredRevision {
@@ -423,6 +443,9 @@ func (p *planner) plan() {
 	switch p.st.Phase {
 	case msv1.RolloutPhaseAborted, msv1.RolloutPhaseRolledBack:
 		p.removeCanary()
+		if p.restorePending() {
+			p.restoreStable = p.st.StableRevision
+		}
 	case msv1.RolloutPhasePromoting:
 		p.promote()
 	default:
@@ -516,9 +539,15 @@ func (p *planner) handleControls() {
 			p.st.Message = "Aborted by request; traffic is back on stable"
 			p.event(true, "RolloutAborted", "Rollout of revision %s aborted by request", p.st.CanaryRevision)
 		case msv1.RolloutPhasePromoting:
-			// The stable Deployment already runs the new template, and the
-			// planner cannot give it the old one back.
-			p.event(true, "AbortIgnored", "Revision %s is already being promoted to stable; abort ignored (change the spec back to roll back)", p.st.CanaryRevision)
+			if !p.obs.StableSaved {
+				// The promotion began before the operator kept the
+				// template it replaces: there is nothing to go back to.
+				p.event(true, "AbortIgnored", "Revision %s is already being promoted to stable and the previous template was not saved; abort ignored (change the spec back to roll back)", p.st.CanaryRevision)
+				break
+			}
+			p.st.Phase = msv1.RolloutPhaseAborted
+			p.st.Message = "Aborted by request during the promotion; traffic is back on stable and the stable track goes back to revision " + p.st.StableRevision
+			p.event(true, "RolloutAborted", "Promotion of revision %s aborted by request; the stable track goes back to revision %s", p.st.CanaryRevision, p.st.StableRevision)
 		}
 	}
 	if obs.Retry != "" && obs.Retry != p.st.HandledRetry {
@@ -532,6 +561,7 @@ func (p *planner) handleControls() {
 		p.st.HandledPromoteFull = obs.PromoteFull
 		if p.st.Phase == msv1.RolloutPhaseProgressing || p.st.Phase == msv1.RolloutPhasePaused {
 			p.st.CurrentStep = ptr.To(int32(len(p.c.Steps)))
+			p.st.StepStartedAt = p.now()
 			p.st.Phase = msv1.RolloutPhasePromoting
 			p.event(false, "RolloutPromotedFull", "Skipping the remaining steps of revision %s by request", p.st.CanaryRevision)
 		}
@@ -684,6 +714,14 @@ func (p *planner) rollBack(i int, message, why string) {
 	p.removeCanary()
 }
 
+// restorePending is true while an aborted or rolled-back promotion has left
+// the stable Deployment on another revision than the stable one, and the
+// stable revision's template is saved to give it back.
+func (p *planner) restorePending() bool {
+	return (p.st.Phase == msv1.RolloutPhaseAborted || p.st.Phase == msv1.RolloutPhaseRolledBack) &&
+		p.st.StableRevision != "" && p.obs.StableRevision != p.st.StableRevision && p.obs.StableSaved
+}
+
 // rollBackStuck rolls back the canary of a step that cannot progress.
 func (p *planner) rollBackStuck(i int, why string) {
 	p.rollBack(i, fmt.Sprintf("Rolled back at step %d/%d: %s", i+1, len(p.c.Steps), why), why)
@@ -773,6 +811,7 @@ func (p *planner) promote() {
 	if p.obs.StableRevision != p.st.CanaryRevision || !p.obs.StableReady {
 		p.holdCanary()
 		p.st.Message = "Promoting: waiting for the stable Deployment to roll out revision " + p.st.CanaryRevision
+		p.promotionDeadline()
 		return
 	}
 	if (p.st.CanaryWeight > 0 || p.obs.RoutedCanaryWeight > 0) && p.obs.HasRoute {
@@ -791,6 +830,41 @@ func (p *planner) promote() {
 	p.st.StepStartedAt = nil
 	p.st.CanaryWeight = 0
 	p.canaryReplicas = 0
+}
+
+// promotionDeadline rolls back a promotion whose stable Deployment does not
+// roll out within the progress deadline (or says so itself): the stable
+// track gets its saved template back. Without one (a promotion begun by an
+// operator that did not save it), the promotion keeps waiting and says why.
+func (p *planner) promotionDeadline() {
+	why := ""
+	started := p.obs.Now
+	if p.st.StepStartedAt != nil {
+		started = p.st.StepStartedAt.Time
+	}
+	deadline := ProgressDeadline(p.c)
+	waited := p.obs.Now.Sub(started)
+	switch {
+	case p.obs.StableProgressDeadlineExceeded != "":
+		why = "the stable Deployment exceeded its progress deadline: " + p.obs.StableProgressDeadlineExceeded
+	case waited >= deadline:
+		why = fmt.Sprintf("the stable Deployment has not rolled out revision %s after %s, past spec.rollout.canary.progressDeadline (%s)",
+			p.st.CanaryRevision, waited.Round(time.Second), deadline)
+	default:
+		if left := deadline - waited; p.requeue == 0 || left < p.requeue {
+			p.requeue = left
+		}
+		return
+	}
+	if !p.obs.StableSaved {
+		p.st.Message += "; " + why + ", and the previous template was not saved: change the spec back to roll back"
+		return
+	}
+	p.st.Phase = msv1.RolloutPhaseRolledBack
+	p.st.Message = "Rolled back during the promotion: " + why
+	p.event(true, "RolloutRolledBack", "Promotion of revision %s rolled back, the stable track goes back to revision %s: %s", p.st.CanaryRevision, p.st.StableRevision, why)
+	p.removeCanary()
+	p.restoreStable = p.st.StableRevision
 }
 
 // removeCanary moves traffic to stable first, then scales the canary down.

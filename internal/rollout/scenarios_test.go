@@ -149,6 +149,17 @@ func endsWith(phase msv1.RolloutPhase, stableRev string, canaryReplicas int32) f
 	}
 }
 
+// stableRevisionStays checks that the status names rev as the stable
+// revision on every tick after the rollout starts: a promotion that does not
+// complete never makes another revision stable.
+func stableRevisionStays(rev string) func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		if r.tick > 1 && r.d.Status.StableRevision != rev {
+			s.inv.fail(r, "scenario: stable revision", "status says %q, want %q", r.d.Status.StableRevision, rev)
+		}
+	}
+}
+
 func stepOf(st *msv1.RolloutStatus) int32 { return ptr.Deref(st.CurrentStep, -1) }
 
 const (
@@ -582,9 +593,9 @@ func scenarios() []scenario {
 			name: "abort-during-promotion",
 			doc: []string{
 				"An abort arrives while the stable Deployment is already rolling out the new revision",
-				"(phase Promoting). The planner cannot give the stable track its old template back, so",
-				"the abort must not claim to have happened: it is refused with a warning and the",
-				"promotion completes.",
+				"(phase Promoting). The template the promotion replaced was saved, so the abort moves",
+				"traffic back to stable, gives the stable Deployment rev1's template back, and then",
+				"removes the canary; the stable revision in the status stays rev1 throughout.",
 			},
 			canary:           canarySpec(nil, setWeight(50), pauseFor(time.Minute)),
 			stableReplicas:   4,
@@ -594,7 +605,54 @@ func scenarios() []scenario {
 				atTick(1, specRevision("rev2")),
 				when(phaseIs(msv1.RolloutPhasePromoting), annotate(annAbort, "a1")),
 			},
+			check: allOf(endsWith(msv1.RolloutPhaseAborted, "rev1", 0), stableRevisionStays("rev1")),
+		},
+		{
+			name: "abort-during-promotion-unsaved",
+			doc: []string{
+				"The same abort, for a promotion whose previous stable template was not saved (begun",
+				"by an operator version that did not save it): there is nothing to go back to, so the",
+				"abort must not claim to have happened: it is refused with a warning and the promotion",
+				"completes.",
+			},
+			canary:           canarySpec(nil, setWeight(50), pauseFor(time.Minute)),
+			stableReplicas:   4,
+			stableReadyAfter: 3,
+			unsaved:          true,
+			ticks:            10,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseIs(msv1.RolloutPhasePromoting), annotate(annAbort, "a1")),
+			},
 			check: endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+		},
+		{
+			name: "promotion-past-deadline",
+			doc: []string{
+				"The stable Deployment's new pods never become ready during the promotion: past",
+				"progressDeadline (3m) from the promotion's start, the promotion is rolled back the",
+				"way an abort is: traffic to stable, rev1's saved template back on the stable track,",
+				"then the canary removed, with a message that says what did not progress.",
+			},
+			canary: func() *msv1.Canary {
+				c := canarySpec(nil, setWeight(50), pauseFor(time.Minute))
+				c.ProgressDeadline = &metav1.Duration{Duration: 3 * time.Minute}
+				return c
+			}(),
+			stableReplicas: 4,
+			ticks:          14,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				atTick(2, stableReadyAfter(never)),
+				when(phaseIs(msv1.RolloutPhasePromoting), stableReadyAfter(1)), // only rev2's pods never become ready
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0), stableRevisionStays("rev1"),
+				func(s *sim, r tickRecord) {
+					st := r.d.Status
+					if st.Phase == msv1.RolloutPhaseRolledBack && !strings.Contains(st.Message, "has not rolled out revision rev2 after 3m") {
+						s.inv.fail(r, "scenario: the rollback says why", "message %q", st.Message)
+					}
+				}),
 		},
 		{
 			name: "stale-promote-full",

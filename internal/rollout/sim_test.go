@@ -144,6 +144,9 @@ type scenario struct {
 	// stableReplicas of the stable Deployment at t=0 (running rev1), and
 	// the spec's replica count.
 	stableReplicas int32
+	// unsaved plays an operator that never saved a stable template (a
+	// promotion begun by an older version).
+	unsaved bool
 	// newService starts with no Deployment at all: the Microservice has
 	// just been created.
 	newService bool
@@ -235,6 +238,11 @@ func canaryReadyAfter(n int) action {
 	return action{what, func(s *sim) { s.canary.readyAfter = n }}
 }
 
+func stableReadyAfter(n int) action {
+	what := "from now on new stable pods are ready " + describeDelay(n)
+	return action{what, func(s *sim) { s.stable.readyAfter = n }}
+}
+
 // canaryPodsCrash makes every canary pod unready; they are ready again
 // recoverAfter reconciles later.
 func canaryPodsCrash(recoverAfter int) action {
@@ -276,6 +284,9 @@ type sim struct {
 	canary      simDeployment
 	// weight is the canary weight applied to the HTTPRoute.
 	weight int32
+	// saved is the revision whose stable template the reconciler saved
+	// before a promotion replaced it ("" when none).
+	saved string
 	// statusJSON is status.rollout as stored by the API server; every
 	// reconcile reads it back, as a restarted operator would.
 	statusJSON []byte
@@ -382,6 +393,9 @@ func (s *sim) observe() Observation {
 	}
 	if o.HasRoute {
 		o.RoutedCanaryWeight = s.weight
+	}
+	if st := s.status(); st != nil && st.StableRevision != "" {
+		o.StableSaved = s.saved == st.StableRevision
 	}
 	if s.stable.exists {
 		o.StableHeld = s.stable.held
@@ -492,6 +506,18 @@ func (s *sim) runTick() {
 	failed := ""
 	if s.failAt.tick == s.tick {
 		failed = s.failAt.action
+	}
+	// The reconciler saves the stable template a promotion replaces just
+	// before it applies the new one, and puts a saved one back when asked.
+	if failed != actionStable && !s.sc.unsaved && d.UpdateStable && d.Status.Phase == msv1.RolloutPhasePromoting &&
+		s.stable.exists && !s.stable.held && s.stable.revision != s.desired {
+		s.saved = s.stable.revision
+	}
+	if failed != actionStable && d.RestoreStable != "" {
+		if d.RestoreStable != s.saved {
+			panic(fmt.Sprintf("tick %d: restore of revision %s, but the saved template is of %q", s.tick, d.RestoreStable, s.saved))
+		}
+		s.stable.setTemplate(d.RestoreStable, s.tick)
 	}
 	if failed != actionStable && d.UpdateStable {
 		// A held Deployment runs the spec's template at zero replicas; the

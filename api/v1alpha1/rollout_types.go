@@ -32,6 +32,17 @@ const (
 	CanaryStrategy RolloutStrategyType = "Canary"
 )
 
+// TrafficRoutingType is what splits a canary's traffic between the tracks.
+type TrafficRoutingType string
+
+const (
+	// GatewayAPITrafficRouting weighs the tracks in the HTTPRoute of spec.route.
+	GatewayAPITrafficRouting TrafficRoutingType = "GatewayAPI"
+	// MeshTrafficRouting also weighs them in a GAMMA HTTPRoute whose parent
+	// is the Microservice's Service, for east-west traffic through a mesh.
+	MeshTrafficRouting TrafficRoutingType = "Mesh"
+)
+
 // Rollout says how a new version of the service is delivered.
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'Canary' || has(self.canary)",message="spec.rollout.canary is required when spec.rollout.strategy is Canary"
 // +kubebuilder:validation:XValidation:rule="self.strategy == 'Canary' || !has(self.canary)",message="spec.rollout.canary is only allowed with spec.rollout.strategy: Canary"
@@ -61,6 +72,20 @@ type Canary struct {
 	// Analysis is how the canary is judged by its metrics.
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// TrafficRouting is how the canary's weights reach callers. GatewayAPI
+	// (the default) sets them on the HTTPRoute of spec.route, and the Service
+	// that dependents call selects the stable track only while the canary
+	// runs, so in-cluster callers never reach a canary before its analysis.
+	// Mesh does that too and also writes a GAMMA HTTPRoute named
+	// <name>-mesh whose parent is that Service, so a service mesh that
+	// implements the Gateway API's mesh support sends in-cluster callers to
+	// the tracks with the same weights. Without spec.route and without Mesh
+	// there is no router: the replica counts split the Service's traffic by
+	// pod count (status.rollout.trafficRouting: ReplicaRatio).
+	// +kubebuilder:validation:Enum=GatewayAPI;Mesh
+	// +optional
+	TrafficRouting TrafficRoutingType `json:"trafficRouting,omitempty"`
 
 	// ProgressDeadline is how long a setWeight step may wait for the canary
 	// pods it needs to be ready; past it the canary is rolled back. A canary

@@ -89,6 +89,44 @@ func HTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteApply
 		WithSpec(spec)
 }
 
+// MeshRouteName is the name of the GAMMA HTTPRoute of ms.
+func MeshRouteName(ms *msv1.Microservice) string { return ms.Name + "-mesh" }
+
+// IsMeshRouted is true when ms asks for its east-west traffic to follow the
+// canary's weights through a GAMMA HTTPRoute.
+func IsMeshRouted(ms *msv1.Microservice) bool {
+	return IsCanary(ms) && ms.Spec.Rollout.Canary.TrafficRouting == msv1.MeshTrafficRouting && len(ms.Spec.Ports) > 0
+}
+
+// MeshHTTPRoute is the desired GAMMA HTTPRoute of ms, or nil when ms does
+// not ask for one. Its parent is the Service that dependents call, on the
+// route's port (spec.route.port, or the first port): a mesh sends requests
+// addressed to that port of the Service to the track Services with the
+// weights. Other ports of the Service are not routed by it.
+func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteApplyConfiguration {
+	if !IsMeshRouted(ms) {
+		return nil
+	}
+	port, ok := RoutePort(ms)
+	if !ok {
+		return nil
+	}
+	spec := gwv1ac.HTTPRouteSpec().
+		WithParentRefs(gwv1ac.ParentReference().
+			WithGroup("").
+			WithKind("Service").
+			WithName(gwv1.ObjectName(ServiceName(ms))).
+			WithPort(port.Port)).
+		WithRules(gwv1ac.HTTPRouteRule().
+			WithBackendRefs(
+				backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
+				backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight)))
+	return gwv1ac.HTTPRoute(MeshRouteName(ms), ms.Namespace).
+		WithLabels(CommonLabels(ms)).
+		WithOwnerReferences(OwnerReference(ms)).
+		WithSpec(spec)
+}
+
 func parentRef(p msv1.ParentReference) *gwv1ac.ParentReferenceApplyConfiguration {
 	ref := gwv1ac.ParentReference().WithName(gwv1.ObjectName(p.Name))
 	if p.Namespace != "" {

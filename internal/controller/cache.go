@@ -84,7 +84,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //   - a Service's spec but its ports, which the operator keeps to its own;
 //   - the spec and status of an HPA, of a NetworkPolicy and of a
 //     PodDisruptionBudget;
-//   - an HTTPRoute's spec: the operator reads only its parents' status.
+//   - an HTTPRoute's spec but the kind, name and weight of each rule's
+//     backends: the operator reads the weight the route sends to the
+//     canary now, and its parents' status.
 //
 // What it keeps shares one copy of the strings that repeat from object to
 // object (see internMeta).
@@ -120,7 +122,7 @@ func trimCached(obj any) (any, error) {
 	case *policyv1.PodDisruptionBudget:
 		o.Spec, o.Status = policyv1.PodDisruptionBudgetSpec{}, policyv1.PodDisruptionBudgetStatus{}
 	case *gwv1.HTTPRoute:
-		o.Spec = gwv1.HTTPRouteSpec{}
+		o.Spec = gwv1.HTTPRouteSpec{Rules: backendWeights(o.Spec.Rules)}
 		for i := range o.Status.Parents {
 			internConditions(o.Status.Parents[i].Conditions)
 		}
@@ -132,4 +134,21 @@ func metadataOf(kind string) *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
 	return m
+}
+
+// backendWeights keeps of a route's rules only what traffic.CanaryWeightOf
+// reads: each backend's kind, name and weight.
+func backendWeights(rules []gwv1.HTTPRouteRule) []gwv1.HTTPRouteRule {
+	if len(rules) == 0 {
+		return nil
+	}
+	out := make([]gwv1.HTTPRouteRule, len(rules))
+	for i, rule := range rules {
+		refs := make([]gwv1.HTTPBackendRef, len(rule.BackendRefs))
+		for j, b := range rule.BackendRefs {
+			refs[j].Kind, refs[j].Name, refs[j].Weight = b.Kind, b.Name, b.Weight
+		}
+		out[i].BackendRefs = refs
+	}
+	return out
 }

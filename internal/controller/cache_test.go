@@ -32,6 +32,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
@@ -45,7 +46,15 @@ func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
 	}
 	ms := &msv1.Microservice{ObjectMeta: meta("cart"), Spec: msv1.MicroserviceSpec{Image: "cart:1"}, Status: msv1.MicroserviceStatus{URL: "http://cart"}}
 	ms.Annotations[lastAppliedAnnotation] = `{"spec":{"image":"cart:1"}}`
-	route := &gwv1.HTTPRoute{ObjectMeta: meta("cart"), Spec: gwv1.HTTPRouteSpec{Hostnames: []gwv1.Hostname{"shop.example.com"}},
+	canaryMS := &msv1.Microservice{ObjectMeta: metav1.ObjectMeta{Name: "cart"}}
+	route := &gwv1.HTTPRoute{ObjectMeta: meta("cart"), Spec: gwv1.HTTPRouteSpec{Hostnames: []gwv1.Hostname{"shop.example.com"},
+		Rules: []gwv1.HTTPRouteRule{{
+			Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr.To("/")}}},
+			BackendRefs: []gwv1.HTTPBackendRef{
+				{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "cart-stable", Port: ptr.To[gwv1.PortNumber](80)}, Weight: ptr.To[int32](70)}},
+				{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "cart-canary", Port: ptr.To[gwv1.PortNumber](80)}, Weight: ptr.To[int32](30)}},
+			},
+		}}},
 		Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: []gwv1.RouteParentStatus{{ParentRef: gwv1.ParentReference{Name: "public"}}}}}}
 	cases := []struct {
 		name string
@@ -103,10 +112,18 @@ func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
 			return p.Spec.Selector == nil && p.Spec.MaxUnavailable == nil && p.Status.CurrentHealthy == 0 && p.Status.DisruptedPods == nil
 		},
 	}, {
-		name:    "HTTPRoute: parents' status kept, spec dropped",
-		in:      route,
-		kept:    func(o client.Object) bool { return o.(*gwv1.HTTPRoute).Status.Parents[0].ParentRef.Name == "public" },
-		dropped: func(o client.Object) bool { return o.(*gwv1.HTTPRoute).Spec.Hostnames == nil },
+		// The planner reads what the live route sends to the canary: a
+		// cache without the weights would tell it 0 whatever the route says.
+		name: "HTTPRoute: parents' status and backend weights kept, the rest of the spec dropped",
+		in:   route,
+		kept: func(o client.Object) bool {
+			r := o.(*gwv1.HTTPRoute)
+			return r.Status.Parents[0].ParentRef.Name == "public" && traffic.CanaryWeightOf(canaryMS, r) == 30
+		},
+		dropped: func(o client.Object) bool {
+			r := o.(*gwv1.HTTPRoute)
+			return r.Spec.Hostnames == nil && r.Spec.Rules[0].Matches == nil && r.Spec.Rules[0].BackendRefs[0].Port == nil
+		},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -150,7 +150,7 @@ var _ = Describe("The Gateway API removed while routes exist", func() {
 		for _, crd := range removed {
 			Eventually(func() bool {
 				return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Name: crd.Name}, &apiextensionsv1.CustomResourceDefinition{}))
-			}, timeout, interval).Should(BeTrue(), "the CRD %s and its objects are gone", crd.Name)
+			}, 3*timeout, interval).Should(BeTrue(), "the CRD %s and its objects are gone", crd.Name)
 		}
 
 		By("changing the spec, which makes the operator try to apply the route")

@@ -234,6 +234,11 @@ func argoHealth(ms *msv1.Microservice) func() string {
 // until the returned stop is called. Invariant checks use it to see every
 // state an object goes through, not only the last.
 func watchVersions[T client.Object](ms *msv1.Microservice, list client.ObjectList, each func(T)) (stop func()) {
+	return watchNamedVersions(ms, ms.Name, list, each)
+}
+
+// watchNamedVersions is watchVersions for the object called name.
+func watchNamedVersions[T client.Object](ms *msv1.Microservice, name string, list client.ObjectList, each func(T)) (stop func()) {
 	wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	w, err := wc.Watch(ctx, list, client.InNamespace(ms.Namespace))
@@ -241,7 +246,7 @@ func watchVersions[T client.Object](ms *msv1.Microservice, list client.ObjectLis
 	go func() {
 		defer GinkgoRecover()
 		for ev := range w.ResultChan() {
-			if obj, ok := ev.Object.(T); ok && ev.Type != watch.Deleted && obj.GetName() == ms.Name {
+			if obj, ok := ev.Object.(T); ok && ev.Type != watch.Deleted && obj.GetName() == name {
 				each(obj)
 			}
 		}

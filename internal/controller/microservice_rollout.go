@@ -74,7 +74,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	if err != nil {
 		return err
 	}
-	if ms.Spec.Route != nil {
+	if ms.Spec.Route != nil || builder.IsMeshRouted(ms) {
 		if o.HasRoute, err = r.router.Available(ctx); err != nil {
 			return err
 		}
@@ -85,6 +85,9 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		}
 	}
 	o.RouterName = r.router.Name()
+	if builder.IsMeshRouted(ms) {
+		o.RouterName = string(msv1.MeshTrafficRouting)
+	}
 	o.Paused = ms.Annotations[msv1.PausedAnnotation] == "true"
 	o.Promote = ms.Annotations[msv1.PromoteAnnotation]
 	o.PromoteFull = ms.Annotations[msv1.PromoteFullAnnotation]

@@ -189,6 +189,9 @@ func setStalledCondition(ms *msv1.Microservice, applyErr error, gatewayAPIMissin
 			"The dependencies form a cycle: "+cycle+"; remove one of its edges")
 	case applyErr != nil:
 		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonApplyFailed, applyErr.Error())
+	case gatewayAPIMissing && ms.Spec.Route == nil:
+		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled,
+			"spec.rollout.canary.trafficRouting is Mesh but the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute: install the Gateway API CRDs and a mesh, or leave trafficRouting out")
 	case gatewayAPIMissing:
 		setCondition(ms, msv1.StalledCondition, metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled,
 			"spec.route is set but the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute")

@@ -210,9 +210,9 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 	}
 	switch {
 	case !available:
-		obs.gatewayAPIMissing = ms.Spec.Route != nil
+		obs.gatewayAPIMissing = ms.Spec.Route != nil || builder.IsMeshRouted(ms)
 		return nil
-	case ms.Spec.Route == nil:
+	case ms.Spec.Route == nil && !builder.IsMeshRouted(ms):
 		return r.router.Remove(ctx, ms)
 	}
 	acceptance, err := r.router.Apply(ctx, ms, canaryWeight(obs))
@@ -223,7 +223,9 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 	if err != nil {
 		return err
 	}
-	obs.route = &acceptance
+	if ms.Spec.Route != nil {
+		obs.route = &acceptance
+	}
 	return nil
 }
 

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1ac "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
@@ -151,53 +152,92 @@ func (g *GatewayAPI) gone(ctx context.Context, err error) error {
 	return ErrNotInstalled
 }
 
-// Apply implements Router.
+// Apply implements Router. It applies the HTTPRoute of spec.route and, with
+// trafficRouting: Mesh, the GAMMA HTTPRoute of the Service, and deletes the
+// one of them the spec does not ask for. The Acceptance is that of the
+// route of spec.route.
 func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32) (Acceptance, error) {
-	live := &gwv1.HTTPRoute{}
-	if err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: builder.HTTPRouteName(ms)}, live); client.IgnoreNotFound(err) != nil {
-		return Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, builder.HTTPRouteName(ms), err)
+	var acceptance Acceptance
+	for _, r := range []struct {
+		name    string
+		desired *gwv1ac.HTTPRouteApplyConfiguration
+	}{
+		{builder.HTTPRouteName(ms), builder.HTTPRoute(ms, canaryWeight)},
+		{builder.MeshRouteName(ms), builder.MeshHTTPRoute(ms, canaryWeight)},
+	} {
+		if r.desired == nil {
+			if err := g.remove(ctx, ms, r.name); err != nil {
+				return Acceptance{}, err
+			}
+			continue
+		}
+		live := &gwv1.HTTPRoute{}
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: r.name}, live); client.IgnoreNotFound(err) != nil {
+			return Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, r.name, err)
+		}
+		if _, err := g.Applier.Apply(ctx, r.desired, live); err != nil {
+			return Acceptance{}, g.gone(ctx, err)
+		}
+		if r.name == builder.HTTPRouteName(ms) {
+			acceptance = AcceptanceOf(ms, live)
+		}
 	}
-	desired := builder.HTTPRoute(ms, canaryWeight)
-	if desired == nil {
-		return Acceptance{}, nil
-	}
-	if _, err := g.Applier.Apply(ctx, desired, live); err != nil {
-		return Acceptance{}, g.gone(ctx, err)
-	}
-	return AcceptanceOf(ms, live), nil
+	return acceptance, nil
 }
 
-// CanaryWeight implements Router.
+// CanaryWeight implements Router: the most that either route of ms sends
+// to the canary now.
 func (g *GatewayAPI) CanaryWeight(ctx context.Context, ms *msv1.Microservice) (int32, error) {
-	live := &gwv1.HTTPRoute{}
-	err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: builder.HTTPRouteName(ms)}, live)
-	if apierrors.IsNotFound(err) {
-		return 0, nil
+	w := int32(0)
+	for _, name := range []string{builder.HTTPRouteName(ms), builder.MeshRouteName(ms)} {
+		live := &gwv1.HTTPRoute{}
+		err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: name}, live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, name, err)
+		}
+		if metav1.IsControlledBy(live, ms) {
+			w = max(w, CanaryWeightOf(ms, live))
+		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, builder.HTTPRouteName(ms), err)
-	}
+	return w, nil
+}
+
+// CanaryWeightOf is the weight that route gives the canary track of ms.
+func CanaryWeightOf(ms *msv1.Microservice, route *gwv1.HTTPRoute) int32 {
 	canary := gwv1.ObjectName(builder.TrackServiceName(ms, builder.TrackCanary))
 	w := int32(0)
-	for _, rule := range live.Spec.Rules {
+	for _, rule := range route.Spec.Rules {
 		for _, b := range rule.BackendRefs {
 			if b.Name == canary && (b.Kind == nil || *b.Kind == "Service") {
 				w = max(w, ptr.Deref(b.Weight, 1))
 			}
 		}
 	}
-	return w, nil
+	return w
 }
 
-// Remove implements Router.
+// Remove implements Router: it deletes both routes of ms.
 func (g *GatewayAPI) Remove(ctx context.Context, ms *msv1.Microservice) error {
+	for _, name := range []string{builder.HTTPRouteName(ms), builder.MeshRouteName(ms)} {
+		if err := g.remove(ctx, ms, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove deletes the HTTPRoute name of ms, if ms controls it.
+func (g *GatewayAPI) remove(ctx context.Context, ms *msv1.Microservice, name string) error {
 	live := &gwv1.HTTPRoute{}
-	err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: builder.HTTPRouteName(ms)}, live)
+	err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: name}, live)
 	if apierrors.IsNotFound(err) || err == nil && !metav1.IsControlledBy(live, ms) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, builder.HTTPRouteName(ms), err)
+		return fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, name, err)
 	}
 	logf.FromContext(ctx).Info("Deleting the HTTPRoute that the spec no longer asks for", "name", live.Name)
 	uid := live.UID

@@ -91,7 +91,10 @@ type Canary struct {
 	// pods it needs to be ready; past it the canary is rolled back. A canary
 	// Deployment that reports ProgressDeadlineExceeded (its own
 	// progressDeadlineSeconds, 600 by default) is rolled back at once.
-	// Pauses, gates and analyses are not bounded by it. Defaults to 10m.
+	// It also bounds a promotion: a stable Deployment that has not rolled
+	// out the new version within it (or reports ProgressDeadlineExceeded)
+	// gets the previous version's template back. Pauses, gates and analyses
+	// are not bounded by it. Defaults to 10m.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.progressDeadline must be a duration such as 30s, 10m or 1h: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"

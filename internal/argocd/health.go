@@ -20,7 +20,6 @@ limitations under the License.
 package argocd
 
 import (
-	"encoding/json"
 	"fmt"
 
 	lua "github.com/yuin/gopher-lua"
@@ -34,17 +33,11 @@ type Health struct {
 
 // Evaluate runs script with obj (any Kubernetes object) as the global obj.
 func Evaluate(script string, obj any) (Health, error) {
-	data, err := json.Marshal(obj)
+	L, err := newState(obj)
 	if err != nil {
-		return Health{}, fmt.Errorf("encoding object: %w", err)
+		return Health{}, err
 	}
-	var generic any
-	if err := json.Unmarshal(data, &generic); err != nil {
-		return Health{}, fmt.Errorf("decoding object: %w", err)
-	}
-	L := lua.NewState(lua.Options{SkipOpenLibs: false})
 	defer L.Close()
-	L.SetGlobal("obj", toLua(L, generic))
 	if err := L.DoString(script); err != nil {
 		return Health{}, fmt.Errorf("running the health script: %w", err)
 	}

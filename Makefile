@@ -8,6 +8,14 @@ KUSTOMIZE_VERSION ?= v5.8.1
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+
+# golangci-lint with kube-api-linter compiled in. Both versions are pinned in
+# the go.mod of hack/tools/golangci-kal, and the binary is named after them,
+# so a new pin builds a new binary and an existing one is reused.
+GOLANGCI_KAL_DIR = hack/tools/golangci-kal
+GOLANGCI_LINT_VERSION = $(shell awk '$$1 == "github.com/golangci/golangci-lint/v2" { print $$2 }' $(GOLANGCI_KAL_DIR)/go.mod)
+KUBE_API_LINTER_VERSION = $(shell awk '$$1 == "sigs.k8s.io/kube-api-linter" { print $$2 }' $(GOLANGCI_KAL_DIR)/go.mod)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-kal-$(GOLANGCI_LINT_VERSION)-$(lastword $(subst -, ,$(KUBE_API_LINTER_VERSION)))
 KUBE_BINS = $(shell hack/kube-bins.sh --print-dir)
 KUBECTL ?= $(KUBE_BINS)/kubectl
 
@@ -66,6 +74,10 @@ fmt: ## Run go fmt.
 vet: ## Run go vet.
 	go vet ./...
 
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (.golangci.yml) with kube-api-linter on api/; builds the linter first if bin/ lacks it.
+	$(GOLANGCI_LINT) run ./...
+
 .PHONY: kube-bins
 kube-bins: ## Build kube-apiserver and etcd for envtest from Go modules (cached in .cache/kube-bins).
 	hack/kube-bins.sh kube-apiserver etcd
@@ -79,6 +91,14 @@ test: manifests generate vet kube-bins prometheus ## Run every test: unit tests,
 	KUBEBUILDER_ASSETS="$(KUBE_BINS)" PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh 2>/dev/null)" go test ./... $(GO_TEST_FLAGS) -coverprofile cover.out
 	cd charts/msvc-operator/test && go test ./... $(GO_TEST_FLAGS)
 	$(MAKE) test-fuzz
+
+# The fast loop: every test that needs neither kube-apiserver and etcd nor a
+# Prometheus server. TestControllers is the envtest suite and
+# TestPrometheusIntegration starts Prometheus; the promtool tests skip
+# themselves when promtool is missing.
+.PHONY: test-unit
+test-unit: ## Run the unit tests alone: no envtest suite, no Prometheus, no kube binaries needed.
+	env -u KUBEBUILDER_ASSETS MSVC_SKIP_PROMETHEUS=1 go test ./... $(GO_TEST_FLAGS) -skip '^(TestControllers|TestPrometheusIntegration)$$'
 
 # Each fuzz target runs a fixed number of inputs, about 10 seconds here: a
 # count, unlike a duration, cannot end a run in the middle of minimising an
@@ -176,6 +196,11 @@ controller-gen: $(CONTROLLER_GEN)
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT): $(GOLANGCI_KAL_DIR)/go.mod $(GOLANGCI_KAL_DIR)/go.sum $(GOLANGCI_KAL_DIR)/main.go | $(LOCALBIN)
+	cd $(GOLANGCI_KAL_DIR) && go build -trimpath -o $(GOLANGCI_LINT) .
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE)

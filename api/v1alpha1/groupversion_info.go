@@ -20,8 +20,9 @@ limitations under the License.
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -29,8 +30,16 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "apps.msvc.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder adds the types of this package to a scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the types of this package to the given scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+// addKnownTypes adds Microservice and MicroserviceList to s, with the
+// metav1 types (options, status, watch events) every group version has.
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &Microservice{}, &MicroserviceList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

@@ -413,7 +413,3 @@ type MicroserviceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Microservice `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&Microservice{}, &MicroserviceList{})
-}

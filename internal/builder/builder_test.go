@@ -319,7 +319,7 @@ func TestConfigRefsAndHash(t *testing.T) {
 	if Revision(ms, PodInputs{ConfigHash: "h1"}) == Revision(ms, PodInputs{ConfigHash: "h2"}) {
 		t.Fatal("a new config hash must be a new revision")
 	}
-	if Revision(ms, PodInputs{ConfigHash: "h1"}) != Revision(ms, PodInputs{ConfigHash: "h1"}) {
+	if first, again := Revision(ms, PodInputs{ConfigHash: "h1"}), Revision(ms, PodInputs{ConfigHash: "h1"}); first != again {
 		t.Fatal("the revision must be stable")
 	}
 	d := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{ConfigHash: "h1"}))

@@ -71,8 +71,9 @@ func bindClusterRole(c client.Client, role string, subject rbacv1.Subject) {
 func freeAddress() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	Expect(l.Close()).To(Succeed())
+	return addr
 }
 
 var _ = Describe("The metrics endpoint", func() {
@@ -135,7 +136,7 @@ var _ = Describe("The metrics endpoint", func() {
 			if err != nil {
 				return answer{}, err
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			body, err := io.ReadAll(resp.Body)
 			return answer{code: resp.StatusCode, proto: resp.Proto, body: string(body)}, err
 		}

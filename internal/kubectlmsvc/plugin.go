@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package plugin is the kubectl-msvc plugin: a tree view of a Microservice
+// Package kubectlmsvc is the kubectl-msvc plugin: a tree view of a Microservice
 // and its rollout, rollout controls, and the dependency graph.
 package kubectlmsvc
 
@@ -71,7 +71,10 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ms); err != nil {
 		return fmt.Errorf("getting Microservice %s/%s: %w", ns, name, err)
 	}
-	w := p.Out
+	// The tree is drawn in memory and written at once: a failed write is
+	// one error to return, and Watch redraws without flicker.
+	var b strings.Builder
+	w := &b
 	ready := "Unknown"
 	if cond := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.ReadyCondition); cond != nil {
 		ready = string(cond.Status)
@@ -148,6 +151,14 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 		fmt.Fprintf(w, "│  %s %s\n", p.paint("31", "Cycle:"), cycle)
 	}
 	fmt.Fprintf(w, "└─ dependents: %s\n", orDash(strings.Join(dependentsIn(all, ms), ", ")))
+	return write(p.Out, b.String())
+}
+
+// write writes s to out, and says so when out refuses it.
+func write(out io.Writer, s string) error {
+	if _, err := io.WriteString(out, s); err != nil {
+		return fmt.Errorf("writing the output: %w", err)
+	}
 	return nil
 }
 
@@ -244,13 +255,17 @@ func orDash(s string) string {
 func Watch(ctx context.Context, c client.Client, ns, name string, p Printer, interval time.Duration) error {
 	for {
 		if p.Color {
-			fmt.Fprint(p.Out, "\033[H\033[2J")
+			if err := write(p.Out, "\033[H\033[2J"); err != nil {
+				return err
+			}
 		}
 		if err := Get(ctx, c, ns, name, p); err != nil {
 			return err
 		}
 		if !p.Color {
-			fmt.Fprintln(p.Out)
+			if err := write(p.Out, "\n"); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -301,20 +316,21 @@ func Graph(ctx context.Context, c client.Client, ns string, dot bool, out io.Wri
 		return fmt.Errorf("listing Microservices in %s: %w", ns, err)
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	var b strings.Builder
 	if dot {
-		fmt.Fprintf(out, "digraph %q {\n  rankdir=LR;\n", ns)
+		fmt.Fprintf(&b, "digraph %q {\n  rankdir=LR;\n", ns)
 		for _, ms := range list.Items {
-			fmt.Fprintf(out, "  %q;\n", ms.Name)
+			fmt.Fprintf(&b, "  %q;\n", ms.Name)
 			for _, d := range ms.Spec.Dependencies {
 				style := ""
 				if d.Optional {
 					style = " [style=dashed]"
 				}
-				fmt.Fprintf(out, "  %q -> %q%s;\n", ms.Name, builder.DependencyKey(&ms, d).ShortIn(ns), style)
+				fmt.Fprintf(&b, "  %q -> %q%s;\n", ms.Name, builder.DependencyKey(&ms, d).ShortIn(ns), style)
 			}
 		}
-		fmt.Fprintln(out, "}")
-		return nil
+		fmt.Fprintln(&b, "}")
+		return write(out, b.String())
 	}
 	for _, ms := range list.Items {
 		var deps []string
@@ -325,7 +341,7 @@ func Graph(ctx context.Context, c client.Client, ns string, dot bool, out io.Wri
 			}
 			deps = append(deps, s)
 		}
-		fmt.Fprintf(out, "%s -> %s\n", ms.Name, orDash(strings.Join(deps, ", ")))
+		fmt.Fprintf(&b, "%s -> %s\n", ms.Name, orDash(strings.Join(deps, ", ")))
 	}
-	return nil
+	return write(out, b.String())
 }

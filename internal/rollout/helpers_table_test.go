@@ -101,7 +101,7 @@ func TestMeasurementDue(t *testing.T) {
 		}
 		return canarySpec(a, setWeight(20), analysis(), pauseFor(time.Minute))
 	}
-	thirtySeconds, zero := 30*time.Second, time.Duration(0)
+	halfMinute, zero := 30*time.Second, time.Duration(0)
 	// status at the analysis step (index 1), started at t0.
 	atAnalysis := func(mut func(st *msv1.RolloutStatus)) *msv1.RolloutStatus {
 		st := &msv1.RolloutStatus{Phase: msv1.RolloutPhaseProgressing, CurrentStep: ptr.To[int32](1), StepStartedAt: at(0), CanaryWeight: 20}
@@ -138,8 +138,8 @@ func TestMeasurementDue(t *testing.T) {
 		{"first: before one default interval", spec(nil), atAnalysis(nil), 59 * time.Second, false},
 		{"first: at one default interval", spec(nil), atAnalysis(nil), time.Minute, true},
 		{"first: after one interval", spec(nil), atAnalysis(nil), 5 * time.Minute, true},
-		{"first: custom interval not yet", spec(&thirtySeconds), atAnalysis(nil), 29 * time.Second, false},
-		{"first: custom interval", spec(&thirtySeconds), atAnalysis(nil), 30 * time.Second, true},
+		{"first: custom interval not yet", spec(&halfMinute), atAnalysis(nil), 29 * time.Second, false},
+		{"first: custom interval", spec(&halfMinute), atAnalysis(nil), 30 * time.Second, true},
 		{"first: zero interval means the default", spec(&zero), atAnalysis(nil), 30 * time.Second, false},
 		{"first: analysis status without a measurement", spec(nil), atAnalysis(func(st *msv1.RolloutStatus) { st.Analysis = &msv1.AnalysisStatus{} }), time.Minute, true},
 		{"first: no step start time", spec(nil), atAnalysis(func(st *msv1.RolloutStatus) { st.StepStartedAt = nil }), 0, true},
@@ -147,7 +147,7 @@ func TestMeasurementDue(t *testing.T) {
 		{"next: before one interval after the last", spec(nil), atAnalysis(measured(1, time.Minute)), 119 * time.Second, false},
 		{"next: one interval after the last", spec(nil), atAnalysis(measured(1, time.Minute)), 2 * time.Minute, true},
 		{"next: counts from the last measurement, not the step start", spec(nil), atAnalysis(measured(2, 3*time.Minute)), 3*time.Minute + 30*time.Second, false},
-		{"next: custom interval", spec(&thirtySeconds), atAnalysis(measured(1, time.Minute)), 90 * time.Second, true},
+		{"next: custom interval", spec(&halfMinute), atAnalysis(measured(1, time.Minute)), 90 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := MeasurementDue(tc.c, tc.st, t0.Add(tc.now)); got != tc.want {

@@ -183,6 +183,14 @@ type hook struct {
 	actions []action
 }
 
+// due is true when h should fire at the reconcile about to run.
+func (h hook) due(s *sim) bool {
+	if h.tick >= 0 {
+		return h.tick == s.tick
+	}
+	return h.when(s)
+}
+
 type action struct {
 	note string
 	do   func(s *sim)
@@ -482,7 +490,7 @@ func (s *sim) measuring() bool { return s.inflight != nil && s.now.Before(s.infl
 func (s *sim) runTick() {
 	prev := s.status()
 	for i, h := range s.sc.hooks {
-		if s.fired[i] || !(h.tick == s.tick || h.tick < 0 && h.when(s)) {
+		if s.fired[i] || !h.due(s) {
 			continue
 		}
 		s.fired[i] = true

@@ -171,7 +171,9 @@ func TestRunCountsTransportErrorsByClass(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 	sum, err := Run(context.Background(), Config{URL: "http://" + addr + "/", Rate: 100, Duration: time.Second, MaxRequests: 20}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ func (p *printer) second(s load.Second) {
 		}{"second", p.n, s})
 		return
 	}
-	fmt.Fprintf(p.w, "t=%ds sent=%d %s\n", p.n, s.Sent, formatTotals(s.Totals, s.Dropped))
+	p.printf("t=%ds sent=%d %s\n", p.n, s.Sent, formatTotals(s.Totals, s.Dropped))
 }
 
 func (p *printer) summary(s load.Summary) {
@@ -96,9 +96,15 @@ func (p *printer) summary(s load.Summary) {
 		}{"summary", s.Rate(), s})
 		return
 	}
-	fmt.Fprintf(p.w, "total %s sent=%d (%.1f/s) %s p50=%s p99=%s\n",
+	p.printf("total %s sent=%d (%.1f/s) %s p50=%s p99=%s\n",
 		s.Elapsed.Round(time.Millisecond), s.Sent, s.Rate(), formatTotals(s.Totals, s.Dropped),
 		s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond))
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if _, err := fmt.Fprintf(p.w, format, args...); err != nil {
+		log.Printf("loadgen: %v", err)
+	}
 }
 
 func (p *printer) encode(v any) {

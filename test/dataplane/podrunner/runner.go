@@ -173,9 +173,11 @@ func (r *Runner) launch(p podProcess) (process, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer out.Close()
-	fmt.Fprintf(out, "%s podrunner: starting %s on %s version %s\n",
-		time.Now().Format(time.RFC3339), p.key(), strings.Join(p.Listen, ","), p.Version)
+	defer func() { _ = out.Close() }() // the started process has its own descriptor
+	if _, err := fmt.Fprintf(out, "%s podrunner: starting %s on %s version %s\n",
+		time.Now().Format(time.RFC3339), p.key(), strings.Join(p.Listen, ","), p.Version); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
 	cmd := exec.Command(r.Testapp)
 	cmd.Env = p.environ()
 	cmd.Stdout, cmd.Stderr = out, out

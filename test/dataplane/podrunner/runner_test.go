@@ -231,7 +231,7 @@ func get(ip string, port int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.Header.Get("X-Version"), nil
 }
@@ -243,8 +243,11 @@ func freePort(t *testing.T, ip string) int {
 	if err != nil {
 		t.Fatalf("listen on %s: %v (a loopback address other than 127.0.0.1 needs Linux)", ip, err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // testWriter sends the runner's log lines to the test's log.

@@ -50,8 +50,11 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // syncBuffer collects the process's stderr while the test reads it.
@@ -107,7 +110,7 @@ func startTestapp(t *testing.T, bin string, ports int, env ...string) *testappPr
 		for {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {
-				c.Close()
+				_ = c.Close()
 				break
 			}
 			if time.Now().After(deadline) {
@@ -131,7 +134,7 @@ func get(t *testing.T, url string) (code int, version, body string) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("GET %s: reading the body: %v", url, err)

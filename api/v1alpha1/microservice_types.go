@@ -43,7 +43,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.tcpSocket) || type(self.probes.startup.tcpSocket.port) != int || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.startup.tcpSocket.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.startup.tcpSocket.port)",message="spec.probes.startup.tcpSocket.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
 // +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || !has(self.probes.startup.grpc) || !has(self.ports) || !self.ports.exists(q, has(q.targetPort) && q.targetPort != q.port && q.port == self.probes.startup.grpc.port) || self.ports.exists(q, (has(q.targetPort) ? q.targetPort : q.port) == self.probes.startup.grpc.port)",message="spec.probes.startup.grpc.port is the Service port of an entry in spec.ports whose targetPort differs: a probe calls the container, so use its targetPort (or the port's name)"
 type MicroserviceSpec struct {
-	// Image is the container image reference, for example ghcr.io/acme/checkout:1.4.2.
+	// image is the container image reference, for example ghcr.io/acme/checkout:1.4.2.
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.size() > 0",message="spec.image is required: set it to a container image such as ghcr.io/acme/app:1.0"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\s')",message="spec.image must not contain whitespace"
@@ -51,24 +51,24 @@ type MicroserviceSpec struct {
 	// +required
 	Image string `json:"image"`
 
-	// ImagePullPolicy is the container's image pull policy.
+	// imagePullPolicy is the container's image pull policy.
 	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 
-	// Command overrides the image's entrypoint.
+	// command overrides the image's entrypoint.
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=atomic
 	// +optional
 	Command []string `json:"command,omitempty"`
 
-	// Args overrides the image's default arguments.
+	// args overrides the image's default arguments.
 	// +kubebuilder:validation:MaxItems=256
 	// +listType=atomic
 	// +optional
 	Args []string `json:"args,omitempty"`
 
-	// Ports are the ports the service listens on. Each becomes a port of the
+	// ports are the ports the service listens on. Each becomes a port of the
 	// Service and of the container. A service without ports (a worker, a
 	// queue consumer, a load generator) gets no Service, no URL and no
 	// ingress; it may depend on others, but nothing can depend on it.
@@ -80,7 +80,7 @@ type MicroserviceSpec struct {
 	// +optional
 	Ports []ServicePort `json:"ports,omitempty"`
 
-	// Replicas is the number of pods when autoscaling is not set. Defaults to 1.
+	// replicas is the number of pods when autoscaling is not set. Defaults to 1.
 	// It is ignored while spec.autoscaling is set: the HorizontalPodAutoscaler
 	// owns the replica count then.
 	// The scale subresource refuses a negative count itself, so the schema
@@ -89,51 +89,51 @@ type MicroserviceSpec struct {
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 
-	// Autoscaling, when set, creates a HorizontalPodAutoscaler for the service.
+	// autoscaling creates a HorizontalPodAutoscaler for the service, when set.
 	// +optional
 	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
 
-	// Env are environment variables for the container.
+	// env lists the container's environment variables.
 	// +kubebuilder:validation:MaxItems=256
 	// +listType=map
 	// +listMapKey=name
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
 
-	// EnvFrom are sources (ConfigMaps, Secrets) whose keys become environment variables.
+	// envFrom lists sources (ConfigMaps, Secrets) whose keys become environment variables.
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=atomic
 	// +optional
 	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
 
-	// Resources are the container's compute resource requests and limits.
+	// resources are the container's compute resource requests and limits.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 
-	// Probes are the container's health checks.
+	// probes are the container's health checks.
 	// +optional
 	Probes *Probes `json:"probes,omitempty"`
 
-	// ServiceAccountName is the ServiceAccount the pods run as.
+	// serviceAccountName is the ServiceAccount the pods run as.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
-	// PodSecurityContext is the pod-level security context. By default the pod
+	// podSecurityContext is the pod-level security context. By default the pod
 	// runs as non-root with the RuntimeDefault seccomp profile; each field set
 	// here overrides that default, and fields left unset keep it.
 	// +optional
 	PodSecurityContext *corev1.PodSecurityContext `json:"podSecurityContext,omitempty"`
 
-	// SecurityContext is the container's security context. By default the
+	// securityContext is the container's security context. By default the
 	// container runs with no privilege escalation, all capabilities dropped and a
 	// read-only root filesystem (the restricted Pod Security Standard); each
 	// field set here overrides that default, and fields left unset keep it.
 	// +optional
 	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
 
-	// VolumeMounts mount volumes of spec.pod.volumes into the service's
+	// volumeMounts mount volumes of spec.pod.volumes into the service's
 	// container. A writable emptyDir mounted at /tmp, for example, is what
 	// most images need beside the default read-only root filesystem.
 	// +kubebuilder:validation:MaxItems=64
@@ -142,34 +142,34 @@ type MicroserviceSpec struct {
 	// +optional
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
 
-	// Lifecycle hooks of the service's container: postStart, and preStop,
+	// lifecycle holds the hooks of the service's container: postStart, and preStop,
 	// which runs before SIGTERM (for example a sleep that lets load
 	// balancers stop sending traffic first).
 	// +optional
 	Lifecycle *corev1.Lifecycle `json:"lifecycle,omitempty"`
 
-	// WorkingDir is the container's working directory; the image's when unset.
+	// workingDir is the container's working directory; the image's when unset.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	WorkingDir string `json:"workingDir,omitempty"`
 
-	// Pod holds the rest of the pod template: volumes, init containers and
+	// pod holds the rest of the pod template: volumes, init containers and
 	// sidecars, scheduling (nodeSelector, tolerations, affinity, topology
 	// spread), image pull secrets, pod labels and annotations, priority and
 	// termination grace period.
 	// +optional
 	Pod *PodOptions `json:"pod,omitempty"`
 
-	// DisruptionBudget configures the service's PodDisruptionBudget, which
+	// disruptionBudget configures the service's PodDisruptionBudget, which
 	// exists by default while the service runs at least 2 pods.
 	// +optional
 	DisruptionBudget *DisruptionBudget `json:"disruptionBudget,omitempty"`
 
-	// Route, when set, exposes the service through a Gateway API HTTPRoute.
+	// route exposes the service through a Gateway API HTTPRoute, when set.
 	// +optional
 	Route *Route `json:"route,omitempty"`
 
-	// Dependencies are the Microservices this one calls. Their addresses are
+	// dependencies are the Microservices this one calls. Their addresses are
 	// injected as environment variables; required ones hold back start-up
 	// and rollouts until they are available.
 	// +kubebuilder:validation:MaxItems=64
@@ -179,13 +179,13 @@ type MicroserviceSpec struct {
 	// +optional
 	Dependencies []Dependency `json:"dependencies,omitempty"`
 
-	// NetworkPolicy isolates the pods: they admit traffic only from the
+	// networkPolicy isolates the pods: they admit traffic only from the
 	// Microservices that depend on this one, the Gateway's namespace and
 	// the monitoring namespace.
 	// +optional
 	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
-	// Rollout says how a new version of the pod template is delivered:
+	// rollout says how a new version of the pod template is delivered:
 	// a rolling update (the default) or canary steps.
 	// +optional
 	Rollout *Rollout `json:"rollout,omitempty"`
@@ -193,7 +193,7 @@ type MicroserviceSpec struct {
 
 // ServicePort is a port the service listens on.
 type ServicePort struct {
-	// Name identifies the port; other fields (probes, route.port) refer to it.
+	// name identifies the port; other fields (probes, route.port) refer to it.
 	// It must be an IANA service name: lower case, at most 15 characters.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15
@@ -201,24 +201,24 @@ type ServicePort struct {
 	// +required
 	Name string `json:"name"`
 
-	// Port is the port of the Service, the address other services use.
+	// port is the port of the Service, the address other services use.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	// +required
 	Port int32 `json:"port"`
 
-	// TargetPort is the port the container listens on. Defaults to Port.
+	// targetPort is the port the container listens on. Defaults to port.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	// +optional
 	TargetPort *int32 `json:"targetPort,omitempty"`
 
-	// Protocol is the transport protocol. Defaults to TCP.
+	// protocol is the transport protocol. Defaults to TCP.
 	// +kubebuilder:validation:Enum=TCP;UDP;SCTP
 	// +optional
 	Protocol corev1.Protocol `json:"protocol,omitempty"`
 
-	// AppProtocol is the application protocol, for example http, h2c or grpc.
+	// appProtocol is the application protocol, for example http, h2c or grpc.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	AppProtocol *string `json:"appProtocol,omitempty"`
@@ -228,26 +228,26 @@ type ServicePort struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="spec.autoscaling.minReplicas must be less than or equal to spec.autoscaling.maxReplicas"
 // +kubebuilder:validation:XValidation:rule="has(self.targetCPUUtilizationPercentage) || has(self.targetMemoryUtilizationPercentage)",message="spec.autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage (or both)"
 type Autoscaling struct {
-	// MinReplicas is the lower bound. Defaults to 1.
+	// minReplicas is the lower bound. Defaults to 1.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
 	// +optional
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 
-	// MaxReplicas is the upper bound.
+	// maxReplicas is the upper bound.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
 	// +required
 	MaxReplicas int32 `json:"maxReplicas"`
 
-	// TargetCPUUtilizationPercentage is the average CPU use, as a percentage of
+	// targetCPUUtilizationPercentage is the average CPU use, as a percentage of
 	// the CPU request, that the autoscaler aims for.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	TargetCPUUtilizationPercentage *int32 `json:"targetCPUUtilizationPercentage,omitempty"`
 
-	// TargetMemoryUtilizationPercentage is the average memory use, as a
+	// targetMemoryUtilizationPercentage is the average memory use, as a
 	// percentage of the memory request, that the autoscaler aims for.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
@@ -261,13 +261,13 @@ type Autoscaling struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.liveness) || (has(self.liveness.httpGet) ? 1 : 0) + (has(self.liveness.grpc) ? 1 : 0) + (has(self.liveness.tcpSocket) ? 1 : 0) + (has(self.liveness.exec) ? 1 : 0) == 1",message="spec.probes.liveness needs exactly one of httpGet, grpc, tcpSocket or exec"
 // +kubebuilder:validation:XValidation:rule="!has(self.startup) || (has(self.startup.httpGet) ? 1 : 0) + (has(self.startup.grpc) ? 1 : 0) + (has(self.startup.tcpSocket) ? 1 : 0) + (has(self.startup.exec) ? 1 : 0) == 1",message="spec.probes.startup needs exactly one of httpGet, grpc, tcpSocket or exec"
 type Probes struct {
-	// Readiness decides whether a pod receives traffic.
+	// readiness decides whether a pod receives traffic.
 	// +optional
 	Readiness *corev1.Probe `json:"readiness,omitempty"`
-	// Liveness restarts a container that stops answering.
+	// liveness restarts a container that stops answering.
 	// +optional
 	Liveness *corev1.Probe `json:"liveness,omitempty"`
-	// Startup holds the other probes back until the container has started.
+	// startup holds the other probes back until the container has started.
 	// +optional
 	Startup *corev1.Probe `json:"startup,omitempty"`
 }
@@ -275,7 +275,7 @@ type Probes struct {
 // Route exposes the service through a Gateway API HTTPRoute.
 // +kubebuilder:validation:XValidation:rule="has(self.parentRefs) && size(self.parentRefs) > 0",message="spec.route.parentRefs needs at least one entry: name the Gateway that exposes this service"
 type Route struct {
-	// ParentRefs are the Gateways (or other parents) the route attaches to.
+	// parentRefs are the Gateways (or other parents) the route attaches to.
 	// +kubebuilder:validation:MaxItems=32
 	// It is checked by a rule of Route rather than marked required, so that
 	// leaving it out gives one message that says what to do.
@@ -283,7 +283,7 @@ type Route struct {
 	// +optional
 	ParentRefs []ParentReference `json:"parentRefs,omitempty"`
 
-	// Hostnames the route answers for. Empty means every hostname of the Gateway.
+	// hostnames are the hostnames the route answers for. Empty means every hostname of the Gateway.
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="self.matches('^(\\\\*\\\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.route.hostnames[] must be a lower-case DNS name such as shop.example.com or *.example.com, without port or scheme"
 	// +kubebuilder:validation:items:MaxLength=253
@@ -291,14 +291,14 @@ type Route struct {
 	// +optional
 	Hostnames []string `json:"hostnames,omitempty"`
 
-	// PathPrefix is the path prefix the route matches. Defaults to "/".
+	// pathPrefix is the path prefix the route matches. Defaults to "/".
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="spec.route.pathPrefix must start with '/'"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('//') && !self.contains('/./') && !self.contains('/../') && !self.endsWith('/..') && !self.contains('%2f') && !self.contains('%2F') && !self.contains('#')",message="spec.route.pathPrefix must be a plain path: no '//', '/./', '/../', '#' or encoded '/'"
 	// +optional
 	PathPrefix string `json:"pathPrefix,omitempty"`
 
-	// Port is the name of the entry in spec.ports that receives the traffic.
+	// port is the name of the entry in spec.ports that receives the traffic.
 	// Defaults to the first port.
 	// +kubebuilder:validation:MaxLength=15
 	// +optional
@@ -307,29 +307,29 @@ type Route struct {
 
 // ParentReference names a Gateway (or another Gateway API parent) that a route attaches to.
 type ParentReference struct {
-	// Name of the parent.
+	// name is the name of the parent.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +required
 	Name string `json:"name"`
 
-	// Namespace of the parent. Defaults to the Microservice's namespace.
+	// namespace is the namespace of the parent. Defaults to the Microservice's namespace.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
-	// SectionName is the listener of the Gateway to attach to.
+	// sectionName is the listener of the Gateway to attach to.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	SectionName string `json:"sectionName,omitempty"`
 
-	// Group of the parent. Defaults to gateway.networking.k8s.io.
+	// group is the API group of the parent. Defaults to gateway.networking.k8s.io.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Group string `json:"group,omitempty"`
 
-	// Kind of the parent. Defaults to Gateway.
+	// kind is the kind of the parent. Defaults to Gateway.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	Kind string `json:"kind,omitempty"`
@@ -337,42 +337,43 @@ type ParentReference struct {
 
 // MicroserviceStatus is the observed state of a Microservice.
 type MicroserviceStatus struct {
-	// ObservedGeneration is the generation of the spec this status describes.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// Conditions: Ready (summary), Available, RouteAccepted, Reconciling and Stalled.
+	// conditions are Ready (the summary), Available, RouteAccepted,
+	// Reconciling and Stalled.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Replicas is the number of pods of the service's workload.
+	// observedGeneration is the generation of the spec this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// replicas is the number of pods of the service's workload.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// ReadyReplicas is the number of those pods that are ready.
+	// readyReplicas is the number of those pods that are ready.
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
 
-	// UpdatedReplicas is the number of pods that run the current pod template.
+	// updatedReplicas is the number of pods that run the current pod template.
 	// +optional
 	UpdatedReplicas int32 `json:"updatedReplicas,omitempty"`
 
-	// Selector is the label selector of the service's pods, for the scale subresource.
+	// selector is the label selector of the service's pods, for the scale subresource.
 	// +optional
 	Selector string `json:"selector,omitempty"`
 
-	// URL is the in-cluster address of the service's first port, the address
+	// url is the in-cluster address of the service's first port, the address
 	// that other services use to call it.
 	// +optional
 	URL string `json:"url,omitempty"`
 
-	// Rollout is the state of canary delivery; absent with RollingUpdate.
+	// rollout is the state of canary delivery; absent with RollingUpdate.
 	// +optional
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
 
-	// Dependencies is the state of each declared dependency.
+	// dependencies holds the state of each declared dependency.
 	// +listType=atomic
 	// +optional
 	Dependencies []DependencyStatus `json:"dependencies,omitempty"`
@@ -396,11 +397,15 @@ type MicroserviceStatus struct {
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="metadata.name must be at most 56 characters: the operator derives Service and Deployment names from it"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a letter and contain only lower case letters, digits and '-', because it becomes a Service name"
 type Microservice struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is the desired state of the Microservice.
 	// +required
 	Spec MicroserviceSpec `json:"spec"`
+	// status is the observed state of the Microservice, written by the operator.
 	// +optional
 	Status MicroserviceStatus `json:"status,omitempty"`
 }

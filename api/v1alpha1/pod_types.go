@@ -32,29 +32,29 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.sidecars) || self.sidecars.all(c, c.name != 'app')",message="spec.pod.sidecars[].name must not be app: that is the name of the service's own container"
 // +kubebuilder:validation:XValidation:rule="!has(self.initContainers) || self.initContainers.all(c, c.name != 'app')",message="spec.pod.initContainers[].name must not be app: that is the name of the service's own container"
 type PodOptions struct {
-	// Labels are added to the pods, for example for a mesh or a cost report.
+	// labels are added to the pods, for example for a mesh or a cost report.
 	// The operator's own labels (apps.msvc.dev/*, app.kubernetes.io/name and
 	// app.kubernetes.io/managed-by) are refused: they select the pods.
 	// +kubebuilder:validation:MaxProperties=64
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
-	// Annotations are added to the pods, for example prometheus.io/scrape or
+	// annotations are added to the pods, for example prometheus.io/scrape or
 	// sidecar.istio.io/inject. apps.msvc.dev/* keys are the operator's.
 	// +kubebuilder:validation:MaxProperties=64
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 
-	// Volumes the containers can mount: emptyDir, configMap, secret,
-	// projected, persistentVolumeClaim, ephemeral and every other volume
-	// source of Kubernetes.
+	// volumes are the volumes the containers can mount: emptyDir, configMap,
+	// secret, projected, persistentVolumeClaim, ephemeral and every other
+	// volume source of Kubernetes.
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=map
 	// +listMapKey=name
 	// +optional
 	Volumes []corev1.Volume `json:"volumes,omitempty"`
 
-	// InitContainers run in order before the service's container starts. One
+	// initContainers run in order before the service's container starts. One
 	// with restartPolicy: Always is a native sidecar: it starts before the
 	// service's container and keeps running beside it (Kubernetes 1.29 and later).
 	// +kubebuilder:validation:MaxItems=16
@@ -63,7 +63,7 @@ type PodOptions struct {
 	// +optional
 	InitContainers []corev1.Container `json:"initContainers,omitempty"`
 
-	// Sidecars run beside the service's container for the pod's whole life,
+	// sidecars run beside the service's container for the pod's whole life,
 	// for example a log shipper or a metrics exporter. They are the pod's
 	// other containers; the service's own container is always first and named app.
 	// +kubebuilder:validation:MaxItems=16
@@ -72,30 +72,30 @@ type PodOptions struct {
 	// +optional
 	Sidecars []corev1.Container `json:"sidecars,omitempty"`
 
-	// ImagePullSecrets name the Secrets that hold the registry credentials
+	// imagePullSecrets name the Secrets that hold the registry credentials
 	// for the images of every container.
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
 	// +optional
 	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 
-	// NodeSelector restricts the pods to nodes with these labels.
+	// nodeSelector restricts the pods to nodes with these labels.
 	// +kubebuilder:validation:MaxProperties=32
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
-	// Tolerations let the pods run on nodes with matching taints.
+	// tolerations let the pods run on nodes with matching taints.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
-	// Affinity: node affinity, and pod affinity or anti-affinity. To spread
+	// affinity is node affinity, and pod affinity or anti-affinity. To spread
 	// the pods over nodes or zones, topologySpreadConstraints is simpler.
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 
-	// TopologySpreadConstraints spread the pods over zones or nodes. A
+	// topologySpreadConstraints spread the pods over zones or nodes. A
 	// constraint without a labelSelector selects this service's pods of the
 	// same track (stable or canary).
 	// +kubebuilder:validation:MaxItems=8
@@ -103,54 +103,54 @@ type PodOptions struct {
 	// +optional
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 
-	// PriorityClassName is the pods' priority class.
+	// priorityClassName is the pods' priority class.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
-	// TerminationGracePeriodSeconds is how long a pod may take to stop after
+	// terminationGracePeriodSeconds is how long a pod may take to stop after
 	// SIGTERM before it is killed. Defaults to Kubernetes' 30 seconds.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=86400
 	// +optional
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 
-	// RuntimeClassName selects the container runtime, for example gVisor or Kata.
+	// runtimeClassName selects the container runtime, for example gVisor or Kata.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
 
-	// SchedulerName is the scheduler that places the pods.
+	// schedulerName is the scheduler that places the pods.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	SchedulerName string `json:"schedulerName,omitempty"`
 
-	// HostAliases are extra /etc/hosts entries.
+	// hostAliases are extra /etc/hosts entries.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	HostAliases []corev1.HostAlias `json:"hostAliases,omitempty"`
 
-	// DNSPolicy is the pods' DNS policy. Defaults to ClusterFirst.
+	// dnsPolicy is the pods' DNS policy. Defaults to ClusterFirst.
 	// +kubebuilder:validation:Enum=ClusterFirst;ClusterFirstWithHostNet;Default;None
 	// +optional
 	DNSPolicy corev1.DNSPolicy `json:"dnsPolicy,omitempty"`
 
-	// DNSConfig adds nameservers, searches and options to the pods' DNS.
+	// dnsConfig adds nameservers, searches and options to the pods' DNS.
 	// +optional
 	DNSConfig *corev1.PodDNSConfig `json:"dnsConfig,omitempty"`
 
-	// EnableServiceLinks injects the Docker-link variables of every Service
+	// enableServiceLinks injects the Docker-link variables of every Service
 	// of the namespace. Defaults to Kubernetes' true.
 	// +optional
 	EnableServiceLinks *bool `json:"enableServiceLinks,omitempty"`
 
-	// AutomountServiceAccountToken mounts the ServiceAccount's token. Set
+	// automountServiceAccountToken mounts the ServiceAccount's token. Set
 	// false for a service that never calls the Kubernetes API.
 	// +optional
 	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
 
-	// ShareProcessNamespace lets the containers of a pod see each other's processes.
+	// shareProcessNamespace lets the containers of a pod see each other's processes.
 	// +optional
 	ShareProcessNamespace *bool `json:"shareProcessNamespace,omitempty"`
 }
@@ -159,19 +159,19 @@ type PodOptions struct {
 // disruptions (node drains, cluster upgrades) from taking too many pods at once.
 // +kubebuilder:validation:XValidation:rule="!(has(self.minAvailable) && has(self.maxUnavailable))",message="spec.disruptionBudget takes minAvailable or maxUnavailable, not both"
 type DisruptionBudget struct {
-	// Enabled turns the budget on or off. Unset, there is one while the
+	// enabled turns the budget on or off. Unset, there is one while the
 	// service runs at least 2 pods (spec.replicas, or
 	// spec.autoscaling.minReplicas); a budget on a single pod would block
 	// every node drain.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// MinAvailable is the number or percentage of pods that must stay up.
+	// minAvailable is the number or percentage of pods that must stay up.
 	// +kubebuilder:validation:XIntOrString
 	// +optional
 	MinAvailable *intstr.IntOrString `json:"minAvailable,omitempty"`
 
-	// MaxUnavailable is the number or percentage of pods that may be down at
+	// maxUnavailable is the number or percentage of pods that may be down at
 	// once. Defaults to 1 when minAvailable is not set.
 	// +kubebuilder:validation:XIntOrString
 	// +optional

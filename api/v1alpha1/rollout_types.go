@@ -47,12 +47,12 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'Canary' || has(self.canary)",message="spec.rollout.canary is required when spec.rollout.strategy is Canary"
 // +kubebuilder:validation:XValidation:rule="self.strategy == 'Canary' || !has(self.canary)",message="spec.rollout.canary is only allowed with spec.rollout.strategy: Canary"
 type Rollout struct {
-	// Strategy is RollingUpdate (the default) or Canary.
+	// strategy is RollingUpdate (the default) or Canary.
 	// +kubebuilder:default=RollingUpdate
 	// +optional
 	Strategy RolloutStrategyType `json:"strategy,omitempty"`
 
-	// Canary configures the canary steps and their analysis.
+	// canary configures the canary steps and their analysis.
 	// +optional
 	Canary *Canary `json:"canary,omitempty"`
 }
@@ -61,7 +61,7 @@ type Rollout struct {
 // metric analysis that the steps can run.
 // +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.analysis)) || has(self.analysis)",message="spec.rollout.canary.analysis is required when a step runs an analysis"
 type Canary struct {
-	// Steps run in order. When the last step is done, the new version is promoted.
+	// steps are run in order. When the last step is done, the new version is promoted.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="spec.rollout.canary.steps needs at least one step, for example setWeight: 20"
 	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",message="spec.rollout.canary.steps[].setWeight must not decrease from one step to the next"
@@ -69,11 +69,11 @@ type Canary struct {
 	// +required
 	Steps []CanaryStep `json:"steps"`
 
-	// Analysis is how the canary is judged by its metrics.
+	// analysis is how the canary is judged by its metrics.
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
 
-	// TrafficRouting is how the canary's weights reach callers. GatewayAPI
+	// trafficRouting is how the canary's weights reach callers. GatewayAPI
 	// (the default) sets them on the HTTPRoute of spec.route, and the Service
 	// that dependents call selects the stable track only while the canary
 	// runs, so in-cluster callers never reach a canary before its analysis.
@@ -87,7 +87,7 @@ type Canary struct {
 	// +optional
 	TrafficRouting TrafficRoutingType `json:"trafficRouting,omitempty"`
 
-	// ProgressDeadline is how long a setWeight step may wait for the canary
+	// progressDeadline is how long a setWeight step may wait for the canary
 	// pods it needs to be ready; past it the canary is rolled back. A canary
 	// Deployment that reports ProgressDeadlineExceeded (its own
 	// progressDeadlineSeconds, 600 by default) is rolled back at once.
@@ -106,24 +106,24 @@ type Canary struct {
 // CanaryStep is one step of a canary: exactly one of setWeight, pause and analysis.
 // +kubebuilder:validation:XValidation:rule="(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) + (has(self.analysis) ? 1 : 0) == 1",message="each step of spec.rollout.canary.steps needs exactly one of setWeight, pause or analysis"
 type CanaryStep struct {
-	// SetWeight sends this percentage of the route's traffic to the canary.
+	// setWeight sends this percentage of the route's traffic to the canary.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	SetWeight *int32 `json:"setWeight,omitempty"`
 
-	// Pause waits for its duration, or, without one, until the rollout is promoted.
+	// pause waits for its duration, or, without one, until the rollout is promoted.
 	// +optional
 	Pause *PauseStep `json:"pause,omitempty"`
 
-	// Analysis measures the canary's metrics at the current weight.
+	// analysis measures the canary's metrics at the current weight.
 	// +optional
 	Analysis *AnalysisStep `json:"analysis,omitempty"`
 }
 
 // PauseStep waits.
 type PauseStep struct {
-	// Duration of the pause. Without it the rollout waits for a promote.
+	// duration is how long the pause lasts. Without it the rollout waits for a promote.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.steps[].pause.duration must be a duration such as 30s, 10m or 1h30m: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"
@@ -139,7 +139,7 @@ type AnalysisStep struct{}
 // every metric once; a measurement fails when any metric fails.
 // +kubebuilder:validation:XValidation:rule="!has(self.failureLimit) || self.failureLimit < (has(self.count) ? self.count : 3)",message="spec.rollout.canary.analysis.failureLimit must be less than count (default 3), or an analysis could pass with every measurement failed"
 type Analysis struct {
-	// Interval between measurements. Defaults to 1m.
+	// interval is the time between measurements. Defaults to 1m.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.analysis.interval must be a duration such as 30s, 1m or 1m30s: up to 4 parts, each a number of at most 5 digits and a unit of ms, s, m or h"
@@ -147,7 +147,7 @@ type Analysis struct {
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Timeout bounds each query of a measurement: a query that has not
+	// timeout bounds each query of a measurement: a query that has not
 	// answered by then measures Inconclusive. The next measurement is due
 	// one interval after this one is recorded, so a slow query delays the
 	// analysis but never overlaps the next measurement. Defaults to 10s.
@@ -158,21 +158,21 @@ type Analysis struct {
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Count is the number of conclusive (passed or failed) measurements an
+	// count is the number of conclusive (passed or failed) measurements an
 	// analysis step takes. Inconclusive ones do not count. Defaults to 3.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	Count *int32 `json:"count,omitempty"`
 
-	// FailureLimit is the number of failed measurements tolerated; one more
+	// failureLimit is the number of failed measurements tolerated; one more
 	// rolls the canary back. Defaults to 0.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	FailureLimit *int32 `json:"failureLimit,omitempty"`
 
-	// InconclusiveLimit is the number of inconclusive measurements (no data,
+	// inconclusiveLimit is the number of inconclusive measurements (no data,
 	// NaN, Prometheus unreachable) tolerated; one more pauses the rollout for a
 	// human to promote or abort. Defaults to 0.
 	// +kubebuilder:validation:Minimum=0
@@ -180,19 +180,19 @@ type Analysis struct {
 	// +optional
 	InconclusiveLimit *int32 `json:"inconclusiveLimit,omitempty"`
 
-	// Prometheus is the server to query. Defaults to the operator's
+	// prometheus is the server to query. Defaults to the operator's
 	// --default-prometheus-address.
 	// +optional
 	Prometheus *PrometheusProvider `json:"prometheus,omitempty"`
 
-	// Implementation is the Gateway API implementation or mesh whose metrics
+	// implementation is the Gateway API implementation or mesh whose metrics
 	// the metric templates query: traefik, envoy-gateway, istio, linkerd or
 	// nginx-gateway-fabric. Defaults to the operator's
 	// --gateway-implementation (traefik). Metrics with a query ignore it.
 	// +optional
 	Implementation GatewayImplementation `json:"implementation,omitempty"`
 
-	// Metrics to measure.
+	// metrics are the metrics each measurement queries.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=map
@@ -203,7 +203,7 @@ type Analysis struct {
 
 // PrometheusProvider is a Prometheus server's HTTP API.
 type PrometheusProvider struct {
-	// Address of the server, for example http://prometheus.monitoring:9090.
+	// address is the URL of the server, for example http://prometheus.monitoring:9090.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https') && url(self).getHostname() != ''",message="spec.rollout.canary.analysis.prometheus.address must be an http or https URL such as http://prometheus.monitoring:9090"
 	// +required
@@ -231,14 +231,14 @@ type NoDataPolicy string
 // +kubebuilder:validation:XValidation:rule="has(self.successCondition.min) || has(self.successCondition.max)",message="spec.rollout.canary.analysis.metrics[].successCondition needs min, max or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.successCondition.min) || !has(self.successCondition.max) || double(self.successCondition.min) <= double(self.successCondition.max)",message="spec.rollout.canary.analysis.metrics[].successCondition.min must not be above max"
 type Metric struct {
-	// Name of the metric, shown in the status.
+	// name is the name of the metric, shown in the status.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +required
 	Name string `json:"name"`
 
-	// Query is a PromQL query that returns one number. It is a Go template
+	// query is a PromQL query that returns one number. It is a Go template
 	// with {{ .Name }}, {{ .Namespace }}, {{ .Track }} ("canary" or "stable")
 	// and {{ .Revision }}, each escaped for use inside a PromQL string literal,
 	// and {{ .Interval }}, the rate window (for example 60s) that the
@@ -248,7 +248,7 @@ type Metric struct {
 	// +optional
 	Query string `json:"query,omitempty"`
 
-	// Template is a built-in query of the canary track's traffic:
+	// template is a built-in query of the canary track's traffic:
 	// request-success-rate (the share of requests answered without a 5xx,
 	// from 0 to 1) or request-duration-p99 (the 99th percentile of the
 	// response time, in milliseconds). The operator writes the PromQL for
@@ -256,11 +256,11 @@ type Metric struct {
 	// +optional
 	Template MetricTemplate `json:"template,omitempty"`
 
-	// SuccessCondition is the range the value must fall in.
+	// successCondition is the range the value must fall in.
 	// +required
 	SuccessCondition SuccessCondition `json:"successCondition"`
 
-	// NoData says what a query without samples means: Fail, Pass or
+	// noData says what a query without samples means: Fail, Pass or
 	// Inconclusive (the default). A canary without traffic yet returns nothing.
 	// +kubebuilder:default=Inconclusive
 	// +optional
@@ -270,12 +270,12 @@ type Metric struct {
 // SuccessCondition bounds a metric's value. Bounds are decimal numbers given
 // as strings, for example "0.99".
 type SuccessCondition struct {
-	// Min is the lowest passing value.
+	// min is the lowest passing value.
 	// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]+(\\\\.[0-9]+)?$')",message="successCondition.min must be a decimal number such as 0.99"
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Min *string `json:"min,omitempty"`
-	// Max is the highest passing value.
+	// max is the highest passing value.
 	// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]+(\\\\.[0-9]+)?$')",message="successCondition.max must be a decimal number such as 0.5"
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
@@ -307,70 +307,78 @@ const (
 // RolloutStatus is the whole state of the current rollout. The operator keeps
 // no rollout state in memory: a restarted operator resumes from here.
 type RolloutStatus struct {
-	// Phase of the rollout.
+	// phase is where the rollout is: Idle, Progressing, Paused, Promoting,
+	// Succeeded, RolledBack or Aborted.
 	// +optional
 	Phase RolloutPhase `json:"phase,omitempty"`
 
-	// StableRevision is the revision of the pod template that the stable track runs.
+	// stableRevision is the revision of the pod template that the stable track runs.
 	// +optional
 	StableRevision string `json:"stableRevision,omitempty"`
 
-	// CanaryRevision is the revision being delivered, when there is one.
+	// canaryRevision is the revision being delivered, when there is one.
 	// +optional
 	CanaryRevision string `json:"canaryRevision,omitempty"`
 
-	// CurrentStep is the index of the step being run; equal to the number of
+	// currentStep is the index of the step being run; equal to the number of
 	// steps once they are all done.
 	// +optional
 	CurrentStep *int32 `json:"currentStep,omitempty"`
 
-	// CanaryWeight is the percentage of the route's traffic sent to the canary.
+	// canaryWeight is the percentage of the route's traffic sent to the canary.
 	// +optional
 	CanaryWeight int32 `json:"canaryWeight"`
 
-	// StepStartedAt is when the current step started (for pauses and analysis).
+	// stepStartedAt is when the current step started (for pauses and analysis).
 	// +optional
 	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
 
-	// Analysis is the state of the current analysis step.
+	// analysis is the state of the current analysis step.
 	// +optional
 	Analysis *AnalysisStatus `json:"analysis,omitempty"`
 
-	// TrafficRouting says how traffic is split: "GatewayAPI" through the
+	// trafficRouting says how traffic is split: "GatewayAPI" through the
 	// HTTPRoute's weights, or "ReplicaRatio" when there is no route and only
 	// the replica counts split the Service's traffic.
 	// +optional
 	TrafficRouting string `json:"trafficRouting,omitempty"`
 
-	// Message says what the rollout is doing or why it stopped.
+	// message says what the rollout is doing or why it stopped.
 	// +optional
 	Message string `json:"message,omitempty"`
 
-	// Handled* are the values of the control annotations that have been acted on.
+	// handledPromote is the value of the promote annotation last acted on.
 	// +optional
 	HandledPromote string `json:"handledPromote,omitempty"`
+	// handledPromoteFull is the value of the promote-full annotation last acted on.
 	// +optional
 	HandledPromoteFull string `json:"handledPromoteFull,omitempty"`
+	// handledAbort is the value of the abort annotation last acted on.
 	// +optional
 	HandledAbort string `json:"handledAbort,omitempty"`
+	// handledRetry is the value of the retry annotation last acted on.
 	// +optional
 	HandledRetry string `json:"handledRetry,omitempty"`
 }
 
 // AnalysisStatus counts the measurements of the current (or last) analysis step.
 type AnalysisStatus struct {
-	// Step is the index of the analysis step these measurements belong to.
+	// step is the index of the analysis step these measurements belong to.
+	// +required
 	Step int32 `json:"step"`
-	// Measurements taken so far in this step.
+	// measurements is the number of measurements taken so far in this step.
+	// +required
 	Measurements int32 `json:"measurements"`
-	// Failures among them.
+	// failures is the number of them that failed.
+	// +required
 	Failures int32 `json:"failures"`
-	// Inconclusives among them.
+	// inconclusives is the number of them that were inconclusive.
+	// +required
 	Inconclusives int32 `json:"inconclusives"`
-	// LastMeasuredAt is when the last measurement was taken.
+	// lastMeasuredAt is when the last measurement was taken.
 	// +optional
 	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
-	// Metrics are the values of the last measurement.
+	// metrics are the values of the last measurement.
 	// +listType=map
 	// +listMapKey=name
 	// +optional
@@ -379,14 +387,16 @@ type AnalysisStatus struct {
 
 // MetricResult is one metric's value in a measurement.
 type MetricResult struct {
-	// Name of the metric.
+	// name is the name of the metric.
+	// +required
 	Name string `json:"name"`
-	// Value as measured, or "" when there was none.
+	// value is the value as measured, or "" when there was none.
 	// +optional
 	Value string `json:"value,omitempty"`
-	// Phase is Successful, Failed or Inconclusive.
+	// phase is Successful, Failed or Inconclusive.
+	// +required
 	Phase string `json:"phase"`
-	// Message explains the phase.
+	// message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`
 }

@@ -17,6 +17,8 @@ limitations under the License.
 // Command kubectl-msvc is the kubectl plugin of the msvc-operator:
 //
 //	kubectl msvc get NAME [--watch]
+//	kubectl msvc plan -f FILE [--offline]
+//	kubectl msvc set image NAME IMAGE
 //	kubectl msvc promote NAME [--full]
 //	kubectl msvc abort|retry|pause|resume NAME
 //	kubectl msvc graph [--output dot]
@@ -25,6 +27,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -45,6 +48,11 @@ const usage = `Usage: kubectl msvc COMMAND [NAME] [flags]
 
 Commands:
   get NAME [--watch]     the Microservice as a tree: tracks, weights, step, analysis, dependencies
+                         (--watch: redrawn on every change the API server reports)
+  plan -f FILE           what the operator would write for the Microservices in FILE (- for stdin),
+                         and the steps, weights and pods of the rollout it would start, without
+                         applying anything (--offline: without reading the cluster)
+  set image NAME IMAGE   set spec.image, which starts a rollout (keep a Git-synced image in Git)
   promote NAME [--full]  end the current pause (--full: skip the remaining steps)
   abort NAME             move all traffic back to stable and remove the canary
   retry NAME             start an aborted or rolled-back rollout again
@@ -78,8 +86,8 @@ func run(args []string) error {
 
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	var namespace, kubeconfig, output string
-	var watch, full bool
+	var namespace, kubeconfig, output, file string
+	var watch, full, offline bool
 	fs.StringVar(&namespace, "namespace", "", "")
 	fs.StringVar(&namespace, "n", "", "")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "")
@@ -88,6 +96,9 @@ func run(args []string) error {
 	fs.BoolVar(&watch, "watch", false, "")
 	fs.BoolVar(&watch, "w", false, "")
 	fs.BoolVar(&full, "full", false, "")
+	fs.BoolVar(&offline, "offline", false, "")
+	fs.StringVar(&file, "filename", "", "")
+	fs.StringVar(&file, "f", "", "")
 	// Flags may come before or after the name.
 	var positional []string
 	for len(rest) > 0 {
@@ -99,6 +110,13 @@ func run(args []string) error {
 			positional = append(positional, rest[0])
 			rest = rest[1:]
 		}
+	}
+
+	if command == "plan" && offline {
+		if namespace == "" {
+			namespace = "default"
+		}
+		return plan(context.Background(), nil, namespace, file, true)
 	}
 
 	loading := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -119,7 +137,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return err
 	}
@@ -140,7 +158,7 @@ func run(args []string) error {
 			return err
 		}
 		if watch {
-			return kubectlmsvc.Watch(ctx, c, namespace, n, p, 2*time.Second)
+			return kubectlmsvc.WatchChanges(ctx, c, namespace, n, p)
 		}
 		return kubectlmsvc.Get(ctx, c, namespace, n, p)
 	case "promote", "abort", "retry", "pause", "resume":
@@ -157,10 +175,58 @@ func run(args []string) error {
 		}
 		fmt.Printf("microservice/%s: %s requested\n", n, action)
 		return nil
+	case "plan":
+		return plan(ctx, c, namespace, file, offline)
+	case "set":
+		if len(positional) != 3 || positional[0] != "image" {
+			return errors.New("usage: kubectl msvc set image NAME IMAGE")
+		}
+		if err := kubectlmsvc.SetImage(ctx, c, namespace, positional[1], positional[2]); err != nil {
+			return err
+		}
+		fmt.Printf("microservice/%s: image set to %s\n", positional[1], positional[2])
+		return nil
 	case "graph":
 		return kubectlmsvc.Graph(ctx, c, namespace, output == "dot", os.Stdout)
 	}
 	return fmt.Errorf("unknown command %q (see kubectl msvc --help)", command)
+}
+
+// plan prints kubectlmsvc.Plan for each Microservice of file, compared with
+// the cluster unless offline.
+func plan(ctx context.Context, c client.Client, namespace, file string, offline bool) error {
+	if file == "" {
+		return errors.New("plan needs -f FILE (or -f - for stdin)")
+	}
+	in := os.Stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	list, err := kubectlmsvc.ReadMicroservices(in, namespace)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%s holds no %s Microservice", file, "apps.msvc.dev/v1alpha1")
+	}
+	for i, ms := range list {
+		if i > 0 {
+			fmt.Println()
+		}
+		var live *kubectlmsvc.Live
+		if !offline {
+			if live, err = kubectlmsvc.LiveOf(ctx, c, ms); err != nil {
+				return fmt.Errorf("%w (use --offline to plan without the cluster)", err)
+			}
+		}
+		kubectlmsvc.Plan(ms, live, os.Stdout)
+	}
+	return nil
 }
 
 func isTerminal(f *os.File) bool {

@@ -204,7 +204,7 @@ func plan(ctx context.Context, c client.Client, namespace, file string, offline 
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // opened for reading: closing loses nothing
 		in = f
 	}
 	list, err := kubectlmsvc.ReadMicroservices(in, namespace)
@@ -224,7 +224,9 @@ func plan(ctx context.Context, c client.Client, namespace, file string, offline 
 				return fmt.Errorf("%w (use --offline to plan without the cluster)", err)
 			}
 		}
-		kubectlmsvc.Plan(ms, live, os.Stdout)
+		if err := kubectlmsvc.Plan(ms, live, os.Stdout); err != nil {
+			return err
+		}
 	}
 	return nil
 }

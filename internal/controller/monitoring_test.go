@@ -30,7 +30,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-
 )
 
 // promtool is the promtool next to the Prometheus of the analysis tests

@@ -63,7 +63,9 @@ var _ = Describe("kubectl msvc get --watch", func() {
 		out := &drawings{}
 		watchCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- kubectlmsvc.WatchChanges(watchCtx, wc, ms.Namespace, ms.Name, kubectlmsvc.Printer{Out: out}) }()
+		go func() {
+			done <- kubectlmsvc.WatchChanges(watchCtx, wc, ms.Namespace, ms.Name, kubectlmsvc.Printer{Out: out})
+		}()
 		DeferCleanup(func() {
 			stop()
 			Eventually(done, 5*time.Second).Should(Receive(BeNil()))
@@ -98,7 +100,7 @@ var _ = Describe("kubectl msvc get --watch", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(live).NotTo(BeNil())
 		var plan bytes.Buffer
-		kubectlmsvc.Plan(next, live, &plan)
+		Expect(kubectlmsvc.Plan(next, live, &plan)).To(Succeed())
 		words := strings.Join(strings.Fields(plan.String()), " ")
 		GinkgoWriter.Print(plan.String())
 		Expect(words).To(ContainSubstring("Rollout: a canary in 2 steps, then a promotion (stable track at 4 pods now)."))
@@ -111,4 +113,3 @@ var _ = Describe("kubectl msvc get --watch", func() {
 		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(1)))
 	})
 })
-

@@ -40,16 +40,28 @@ type Live struct {
 // Plan prints what the operator would make of ms, without applying it: the
 // objects it writes, and, when live runs another pod template, the steps
 // that deliver the new one, their weights and pods, and how long they take
-// at least. live is nil for a Microservice that does not exist yet.
-func Plan(ms *msv1.Microservice, live *Live, w io.Writer) {
-	fmt.Fprintf(w, "Microservice %s/%s\n\nObjects the operator writes:\n", ms.Namespace, ms.Name)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+// at least. live is nil for a Microservice that does not exist yet. The
+// plan is written to w at once; Plan returns the error of that write.
+func Plan(ms *msv1.Microservice, live *Live, w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Microservice %s/%s\n\nObjects the operator writes:\n", ms.Namespace, ms.Name)
+	var rows strings.Builder
 	for _, o := range planObjects(ms) {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", o[0], o[1], o[2])
+		fmt.Fprintf(&rows, "  %s\t%s\t%s\n", o[0], o[1], o[2])
 	}
+	align(&b, rows.String())
+	b.WriteString("\n")
+	planRollout(ms, live, &b)
+	return write(w, b.String())
+}
+
+// align writes rows, lines of tab-separated cells, to b in columns two
+// spaces apart.
+func align(b *strings.Builder, rows string) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	// tw writes to a strings.Builder, which takes every write.
+	_, _ = io.WriteString(tw, rows)
 	_ = tw.Flush()
-	fmt.Fprintln(w)
-	planRollout(ms, live, w)
 }
 
 func planObjects(ms *msv1.Microservice) [][3]string {
@@ -113,7 +125,7 @@ func planObjects(ms *msv1.Microservice) [][3]string {
 	return objs
 }
 
-func planRollout(ms *msv1.Microservice, live *Live, w io.Writer) {
+func planRollout(ms *msv1.Microservice, live *Live, w *strings.Builder) {
 	switch {
 	case live == nil || live.Microservice == nil:
 		fmt.Fprintln(w, "Rollout: none. A new Microservice's first version starts on the stable track directly.")
@@ -132,8 +144,8 @@ func planRollout(ms *msv1.Microservice, live *Live, w io.Writer) {
 	}
 	n := len(c.Steps)
 	fmt.Fprintf(w, "Rollout: a canary in %d steps, then a promotion (stable track at %d pods now).\n", n, stable)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  STEP\tACTION\tTRAFFIC stable/canary\tCANARY PODS\tTAKES")
+	var rows strings.Builder
+	rows.WriteString("  STEP\tACTION\tTRAFFIC stable/canary\tCANARY PODS\tTAKES\n")
 	var least time.Duration
 	gates, weight := 0, int32(0)
 	for i, s := range c.Steps {
@@ -157,11 +169,11 @@ func planRollout(ms *msv1.Microservice, live *Live, w io.Writer) {
 			takes = fmt.Sprintf("at least %s (%d measurements, %s apart)", d, count, rollout.AnalysisInterval(c))
 			least += d
 		}
-		fmt.Fprintf(tw, "  %d/%d\t%s\t%d/%d\t%s\t%s\n", i+1, n, action, 100-weight, weight, podsAt(weight, stable), takes)
+		fmt.Fprintf(&rows, "  %d/%d\t%s\t%d/%d\t%s\t%s\n", i+1, n, action, 100-weight, weight, podsAt(weight, stable), takes)
 	}
-	fmt.Fprintf(tw, "  -\tpromotion\t%d/%d then 100/0\t%s then 0\tuntil the stable Deployment has rolled out (rolled back past %s)\n",
+	fmt.Fprintf(&rows, "  -\tpromotion\t%d/%d then 100/0\t%s then 0\tuntil the stable Deployment has rolled out (rolled back past %s)\n",
 		100-weight, weight, podsAt(weight, stable), rollout.ProgressDeadline(c))
-	_ = tw.Flush()
+	align(w, rows.String())
 	estimate := fmt.Sprintf("at least %s", least)
 	if gates > 0 {
 		estimate += fmt.Sprintf(", plus %d manual gate(s)", gates)

@@ -31,7 +31,9 @@ import (
 func planned(t *testing.T, ms *msv1.Microservice, live *Live) string {
 	t.Helper()
 	var b bytes.Buffer
-	Plan(ms, live, &b)
+	if err := Plan(ms, live, &b); err != nil {
+		t.Fatal(err)
+	}
 	return b.String()
 }
 

@@ -39,13 +39,15 @@ const redrawAfter = 100 * time.Millisecond
 func WatchChanges(ctx context.Context, c client.WithWatch, ns, name string, p Printer) error {
 	draw := func() error {
 		if p.Color {
-			fmt.Fprint(p.Out, "\033[H\033[2J")
+			if err := write(p.Out, "\033[H\033[2J"); err != nil {
+				return err
+			}
 		}
 		if err := Get(ctx, c, ns, name, p); err != nil {
 			return err
 		}
 		if !p.Color {
-			fmt.Fprintln(p.Out)
+			return write(p.Out, "\n")
 		}
 		return nil
 	}

@@ -115,14 +115,15 @@ func stop(cmd *exec.Cmd) {
 
 // operatorKubeconfig writes a kubeconfig that acts as the ServiceAccount the
 // installed manifests give the manager, so the test runs the manager with
-// exactly the RBAC a user installs.
+// exactly the RBAC a user installs, and reaches the API server through the
+// fault proxy (chaos_test.go), which only forwards outside the chaos spec.
 func operatorKubeconfig() string {
 	token := strings.TrimSpace(kubectl("create", "token", "msvc-controller-manager", "-n", "msvc-system", "--duration", "2h"))
 	cfg, err := clientcmd.LoadFromFile(kubeconfig)
 	Expect(err).NotTo(HaveOccurred())
-	// The admin's cluster entry as it is; only the user changes.
-	user := cfg.Contexts[cfg.CurrentContext].AuthInfo
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	current := cfg.Contexts[cfg.CurrentContext]
+	cfg.AuthInfos[current.AuthInfo] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Clusters[current.Cluster] = proxiedCluster()
 	path := filepath.Join(state, "operator.kubeconfig")
 	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
 	return path
@@ -177,6 +178,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+	apiProxy = startAPIProxy(cfg)
 
 	By("installing the operator from config/default, as a user would")
 	run("make", "kustomize")
@@ -200,6 +202,9 @@ var _ = BeforeSuite(func() {
 
 var _ = AfterSuite(func() {
 	stop(operator)
+	if apiProxy != nil {
+		apiProxy.close()
+	}
 	var violations []string
 	if invariants != nil {
 		violations = invariants.finish()

@@ -47,6 +47,7 @@ func main() {
 		qps                     float64
 		burst                   int
 		prometheusAddress       string
+		prometheusCredentials   analysis.Credentials
 		gatewayImplementation   string
 		networkIsolation        bool
 		monitoringNamespace     string
@@ -63,6 +64,8 @@ func main() {
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server.")
 	flag.StringVar(&gatewayImplementation, "gateway-implementation", string(analysis.DefaultImplementation), "Gateway API implementation or mesh whose metrics the canary metric templates query, unless an analysis names one: traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric.")
 	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
+	flag.StringVar(&prometheusCredentials.BearerTokenFile, "default-prometheus-bearer-token-file", "", "File holding a bearer token for --default-prometheus-address (read at every query; sent to no other address).")
+	flag.StringVar(&prometheusCredentials.CAFile, "default-prometheus-ca-file", "", "PEM file of the certificate authorities that --default-prometheus-address's certificate must chain to.")
 	flag.BoolVar(&networkIsolation, "network-isolation", false, "Give every Microservice a NetworkPolicy built from the dependency graph, unless its spec.networkPolicy.enabled is false.")
 	flag.StringVar(&monitoringNamespace, "monitoring-namespace", "", "Namespace allowed to scrape the ports named \"metrics\" of isolated Microservices.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to manage Microservices in (default: all).")
@@ -128,6 +131,7 @@ func main() {
 		APIReader:                    mgr.GetAPIReader(),
 		Recorder:                     mgr.GetEventRecorder("msvc-operator"),
 		DefaultPrometheusAddress:     prometheusAddress,
+		DefaultPrometheusCredentials: prometheusCredentials,
 		DefaultGatewayImplementation: string(impl),
 		NetworkIsolation:             networkIsolation,
 		MonitoringNamespace:          monitoringNamespace,

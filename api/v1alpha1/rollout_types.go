@@ -135,8 +135,10 @@ type PauseStep struct {
 // AnalysisStep runs spec.rollout.canary.analysis at the current weight.
 type AnalysisStep struct{}
 
-// Analysis judges a canary by Prometheus metrics. Each measurement queries
-// every metric once; a measurement fails when any metric fails.
+// Analysis judges a canary by its metrics. Each measurement queries every
+// metric once; a measurement fails when any metric fails.
+// +kubebuilder:validation:XValidation:rule="!(has(self.prometheus) && has(self.provider))",message="spec.rollout.canary.analysis sets both prometheus and provider: move prometheus.address to provider.prometheus.address"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.provider.web) || self.metrics.all(m, !has(m.template))",message="spec.rollout.canary.analysis.metrics[].template writes PromQL, which the web provider cannot run: give each metric a query (what {{ .Query }} puts in the provider's url)"
 // +kubebuilder:validation:XValidation:rule="!has(self.failureLimit) || self.failureLimit < (has(self.count) ? self.count : 3)",message="spec.rollout.canary.analysis.failureLimit must be less than count (default 3), or an analysis could pass with every measurement failed"
 type Analysis struct {
 	// interval is the time between measurements. Defaults to 1m.
@@ -182,8 +184,19 @@ type Analysis struct {
 
 	// prometheus is the server to query. Defaults to the operator's
 	// --default-prometheus-address.
+	//
+	// Deprecated: use provider.prometheus, which also takes headers; this
+	// field stays for the manifests written before it. Set one of them,
+	// not both.
 	// +optional
 	Prometheus *PrometheusProvider `json:"prometheus,omitempty"`
+
+	// provider is the metrics backend each metric's query goes to: exactly
+	// one of prometheus or web. Without it (and without the deprecated
+	// prometheus field) the operator's --default-prometheus-address, with
+	// the operator's credentials for it.
+	// +optional
+	Provider *MetricProvider `json:"provider,omitempty"`
 
 	// implementation is the Gateway API implementation or mesh whose metrics
 	// the metric templates query: traefik, envoy-gateway, istio, linkerd or
@@ -201,6 +214,20 @@ type Analysis struct {
 	Metrics []Metric `json:"metrics"`
 }
 
+// MetricProvider is one metrics backend: exactly one of its fields is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.prometheus) ? 1 : 0) + (has(self.web) ? 1 : 0) == 1",message="spec.rollout.canary.analysis.provider needs exactly one of prometheus or web"
+type MetricProvider struct {
+	// prometheus sends each metric's PromQL to a Prometheus server's HTTP API
+	// (or to one that speaks it: Thanos, Mimir, Cortex, VictoriaMetrics).
+	// +optional
+	Prometheus *PrometheusProvider `json:"prometheus,omitempty"`
+
+	// web reads each metric's number from the JSON document that an HTTP
+	// GET of a URL returns.
+	// +optional
+	Web *WebProvider `json:"web,omitempty"`
+}
+
 // PrometheusProvider is a Prometheus server's HTTP API.
 type PrometheusProvider struct {
 	// address is the URL of the server, for example http://prometheus.monitoring:9090.
@@ -208,6 +235,60 @@ type PrometheusProvider struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https') && url(self).getHostname() != ''",message="spec.rollout.canary.analysis.prometheus.address must be an http or https URL such as http://prometheus.monitoring:9090"
 	// +required
 	Address string `json:"address"`
+
+	// headers are sent with every query, for example X-Scope-OrgID for a
+	// multi-tenant Mimir or Cortex. They are part of the spec, readable by
+	// anyone who can read the Microservice: put no secret in them.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Headers []HTTPHeader `json:"headers,omitempty"`
+}
+
+// WebProvider reads a number from a JSON document over HTTP.
+type WebProvider struct {
+	// url is the address to GET, an http or https URL. It is a Go template
+	// with {{ .Query }} (the metric's query), {{ .Name }}, {{ .Namespace }},
+	// {{ .Track }}, {{ .Revision }} and {{ .Interval }}, each escaped as a
+	// URL query value, for example
+	// https://metrics.example.com/api/value?q={{ .Query }}&service={{ .Name }}.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('http://') || self.startsWith('https://')",message="spec.rollout.canary.analysis.provider.web.url must start with http:// or https://"
+	// +required
+	URL string `json:"url"`
+
+	// jsonPath is where the number is in the response, in kubectl's JSONPath
+	// syntax, for example {.data.value}. A number or a string holding one
+	// is read; null or a missing field means no data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	JSONPath string `json:"jsonPath"`
+
+	// headers are sent with every request. They are part of the spec: put no
+	// secret in them.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Headers []HTTPHeader `json:"headers,omitempty"`
+}
+
+// HTTPHeader is one header of a request to a metrics backend.
+type HTTPHeader struct {
+	// name is the header's name, for example X-Scope-OrgID.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +required
+	Name string `json:"name"`
+
+	// value is the header's value.
+	// +kubebuilder:validation:MaxLength=4096
+	// +required
+	Value string `json:"value"`
 }
 
 // GatewayImplementation names the software that carries the route's traffic

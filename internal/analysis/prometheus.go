@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )
 
 const (
@@ -42,6 +44,8 @@ const (
 type prometheus struct {
 	queryURL string
 	client   *http.Client
+	// headers are sent with every query (provider.prometheus.headers).
+	headers []msv1.HTTPHeader
 }
 
 // NewHTTPClient returns a client for the providers of every analysis to
@@ -118,6 +122,9 @@ func (p *prometheus) Query(ctx context.Context, query string) (Value, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.queryURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return Value{}, fmt.Errorf("building Prometheus request: %w", err)
+	}
+	for _, h := range p.headers {
+		req.Header.Set(h.Name, h.Value)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")

@@ -81,11 +81,17 @@ func RateWindow(interval, sinceStep time.Duration) string {
 // sum(rate(http_requests_total{app="{{ .Name }}"}[1m])). Values that contain
 // newlines, other control characters or invalid UTF-8 are rejected.
 func RenderQuery(tmpl string, vars QueryVars) (string, error) {
+	return renderTemplate(tmpl, vars, escapePromQLString)
+}
+
+// renderTemplate executes tmpl with every field of vars passed through
+// escape: each provider says how a value is written in its queries.
+func renderTemplate(tmpl string, vars QueryVars, escape func(string) (string, error)) (string, error) {
 	t, err := template.New("query").Option("missingkey=error").Parse(tmpl)
 	if err != nil {
 		return "", fmt.Errorf("invalid query template: %w", err)
 	}
-	escaped, err := escapeQueryVars(vars)
+	escaped, err := escapeQueryVars(vars, escape)
 	if err != nil {
 		return "", err
 	}
@@ -108,7 +114,7 @@ func ValidateQueryTemplate(tmpl string) error {
 }
 
 // escapeQueryVars checks and escapes every field of vars.
-func escapeQueryVars(vars QueryVars) (QueryVars, error) {
+func escapeQueryVars(vars QueryVars, escape func(string) (string, error)) (QueryVars, error) {
 	var out QueryVars
 	fields := []struct {
 		name string
@@ -122,13 +128,26 @@ func escapeQueryVars(vars QueryVars) (QueryVars, error) {
 		{"Interval", vars.Interval, &out.Interval},
 	}
 	for _, f := range fields {
-		s, err := escapePromQLString(f.in)
+		s, err := escape(f.in)
 		if err != nil {
 			return QueryVars{}, fmt.Errorf("query variable %s: %w", f.name, err)
 		}
 		*f.out = s
 	}
 	return out, nil
+}
+
+// plainString is s itself, checked as escapePromQLString checks it.
+func plainString(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("value %q is not valid UTF-8", s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return "", fmt.Errorf("value %q contains control character %U", s, r)
+		}
+	}
+	return s, nil
 }
 
 // escapePromQLString escapes s for use inside a PromQL double-quoted string

@@ -207,6 +207,11 @@ func (a *analysisRunner) NeedLeaderElection() bool { return false }
 // forgets its measurement (readCaughtUp).
 func (r *MicroserviceReconciler) setupAnalyses(mgr ctrl.Manager) (source.Source, error) {
 	r.analyses = newAnalysisRunner(maxMeasurements)
+	backends, err := analysis.NewFactory(r.analyses.client, r.DefaultPrometheusAddress, r.DefaultPrometheusCredentials)
+	if err != nil {
+		return nil, err
+	}
+	r.backends = backends
 	if err := mgr.Add(r.analyses); err != nil {
 		return nil, err
 	}

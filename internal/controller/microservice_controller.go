@@ -74,11 +74,12 @@ type MicroserviceReconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 
-	// DefaultPrometheusAddress is used by analyses that name no Prometheus.
+	// DefaultPrometheusAddress is used by analyses that name no metrics
+	// backend.
 	DefaultPrometheusAddress string
-	// NewMetricsProvider makes the metrics provider for an address; the
-	// Prometheus HTTP API when nil.
-	NewMetricsProvider func(address string) (analysis.Provider, error)
+	// DefaultPrometheusCredentials are sent to DefaultPrometheusAddress
+	// only, never to an address a spec names.
+	DefaultPrometheusCredentials analysis.Credentials
 	// DefaultGatewayImplementation is whose metrics the metric templates
 	// query when an analysis names no implementation; traefik when empty.
 	DefaultGatewayImplementation string
@@ -95,6 +96,7 @@ type MicroserviceReconciler struct {
 	router   traffic.Router
 	statuses statusFence
 	analyses *analysisRunner
+	backends *analysis.Factory
 }
 
 // +kubebuilder:rbac:groups=apps.msvc.dev,resources=microservices,verbs=get;list;watch

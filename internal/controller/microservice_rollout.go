@@ -156,17 +156,13 @@ func rolledOut(d *appsv1.Deployment) bool {
 // all at once, each within the analysis timeout.
 func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string) *rollout.Measurement {
 	a := ms.Spec.Rollout.Canary.Analysis
-	address := r.DefaultPrometheusAddress
-	if a.Prometheus != nil {
-		address = a.Prometheus.Address
-	}
-	provider, providerErr := r.newProvider(address)
 	var sinceStep time.Duration
 	if st := ms.Status.Rollout; st != nil && st.StepStartedAt != nil {
 		sinceStep = r.now().Sub(st.StepStartedAt.Time)
 	}
 	window := analysis.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStep)
 	vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
+	backend, providerErr := r.backends.For(a, vars)
 	impl := analysis.Implementation(a.Implementation)
 	if impl == "" {
 		impl = analysis.Implementation(r.DefaultGatewayImplementation)
@@ -187,11 +183,11 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		var err error
 		if metric.Template != "" {
 			query, err = analysis.TemplateQuery(impl, analysis.Template(metric.Template), target)
-		} else {
-			query, err = analysis.RenderQuery(metric.Query, vars)
+		} else if providerErr == nil {
+			query, err = backend.Render(metric.Query, vars)
 		}
 		wg.Go(func() {
-			phase, value, msg := r.measureOne(ctx, timeout, provider, providerErr, metric, query, err)
+			phase, value, msg := r.measureOne(ctx, timeout, backend, providerErr, metric, query, err)
 			m.Metrics[i] = msv1.MetricResult{Name: metric.Name, Value: value, Phase: string(phase), Message: msg}
 		})
 	}
@@ -236,13 +232,4 @@ func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Du
 		value = strconv.FormatFloat(v.Number, 'g', 6, 64)
 	}
 	return phase, value, msg
-}
-
-// newProvider makes the metrics provider for an address; every Prometheus
-// provider shares the runner's HTTP client.
-func (r *MicroserviceReconciler) newProvider(address string) (analysis.Provider, error) {
-	if r.NewMetricsProvider != nil {
-		return r.NewMetricsProvider(address)
-	}
-	return analysis.NewPrometheus(address, r.analyses.client)
 }

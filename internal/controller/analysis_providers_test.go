@@ -1,0 +1,165 @@
+/*
+Copyright 2026 The msvc-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/testutil/promserver"
+)
+
+// webMetrics is a JSON metrics API: GET /value?q=<query> answers
+// {"data": {"value": <number>}} with the value the test set for the query.
+type webMetrics struct {
+	mu      sync.Mutex
+	values  map[string]any
+	queries []string
+}
+
+func (m *webMetrics) set(query string, v any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.values[query] = v
+}
+
+func (m *webMetrics) seen() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.queries...)
+}
+
+func (m *webMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Header.Get("X-Api-Key") != "team-shop" {
+		http.Error(w, "missing X-Api-Key", http.StatusUnauthorized)
+		return
+	}
+	q := r.URL.Query().Get("q")
+	m.queries = append(m.queries, q)
+	v, ok := m.values[q]
+	if !ok {
+		http.Error(w, "unknown query", http.StatusNotFound)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"value": v}})
+}
+
+var _ = Describe("Canary analysis through the metrics backends of spec.rollout.canary.analysis.provider", Ordered, func() {
+	var (
+		prom    *promserver.Server
+		ratios  *successRatios
+		tenants *httptest.Server
+		web     *webMetrics
+		webAPI  *httptest.Server
+	)
+	BeforeAll(func() {
+		bin, err := promserver.Find()
+		Expect(err).NotTo(HaveOccurred())
+		ratios = &successRatios{values: map[string]float64{}}
+		exporter := httptest.NewServer(ratios)
+		DeferCleanup(exporter.Close)
+		u, err := url.Parse(exporter.URL)
+		Expect(err).NotTo(HaveOccurred())
+		prom, err = promserver.Start(bin, GinkgoT().TempDir(), u.Host)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(prom.Stop)
+		// A multi-tenant front of the real Prometheus, as Mimir or Cortex
+		// are: a query without its tenant header is refused.
+		target, err := url.Parse(prom.URL)
+		Expect(err).NotTo(HaveOccurred())
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		tenants = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Scope-OrgID") != "shop" {
+				http.Error(w, "no tenant", http.StatusUnauthorized)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		DeferCleanup(tenants.Close)
+		web = &webMetrics{values: map[string]any{}}
+		webAPI = httptest.NewServer(web)
+		DeferCleanup(webAPI.Close)
+	})
+
+	analysed := func(ns string, provider *msv1.MetricProvider, query string, min string) *msv1.Microservice {
+		ms := withCanary(withRoute(checkout(ns)), weightStep(25), msv1.CanaryStep{Analysis: &msv1.AnalysisStep{}}, weightStep(50))
+		ms.Spec.Rollout.Canary.Analysis = &msv1.Analysis{
+			Interval:          &metav1.Duration{Duration: time.Second},
+			Count:             ptr.To[int32](2),
+			InconclusiveLimit: ptr.To[int32](30), // Prometheus 2.42 takes ~5s to scrape a new target first
+			Provider:          provider,
+			Metrics: []msv1.Metric{{
+				Name: "success-rate", Query: query, SuccessCondition: msv1.SuccessCondition{Min: ptr.To(min)},
+			}},
+		}
+		return ms
+	}
+
+	It("sends provider.prometheus.headers with every query (a multi-tenant Prometheus)", func() {
+		ns := newNamespace()
+		ratios.set(ns, "checkout", 0.999)
+		ms := analysed(ns, &msv1.MetricProvider{Prometheus: &msv1.PrometheusProvider{
+			Address: tenants.URL,
+			Headers: []msv1.HTTPHeader{{Name: "X-Scope-OrgID", Value: "shop"}},
+		}}, `request_success_ratio{namespace="{{ .Namespace }}",name="{{ .Name }}",track="{{ .Track }}"}`, "0.99")
+		startCanaryWithReadyPods(ms)
+		Eventually(rolloutStatus(ms), 60*time.Second, interval).Should(HaveField("Phase", msv1.RolloutPhasePromoting))
+		Expect(rolloutStatus(ms)().Analysis.Metrics).To(ContainElement(And(HaveField("Value", "0.999"), HaveField("Phase", "Successful"))))
+	})
+
+	It("reads each metric from a JSON API with provider.web, and rolls back on a failing value", func() {
+		ns := newNamespace()
+		provider := &msv1.MetricProvider{Web: &msv1.WebProvider{
+			URL:      webAPI.URL + "/value?q={{ .Query }}",
+			JSONPath: "{.data.value}",
+			Headers:  []msv1.HTTPHeader{{Name: "X-Api-Key", Value: "team-shop"}},
+		}}
+		// The metric's query is a plain string for this backend: its
+		// variables are put in as they are, and the whole is URL-escaped.
+		query := `success{service="{{ .Name }}",ns="{{ .Namespace }}",track="{{ .Track }}"}`
+		rendered := `success{service="checkout",ns="` + ns + `",track="canary"}`
+		web.set(rendered, "0.995") // a number in a string is read too
+		ms := analysed(ns, provider, query, "0.99")
+		startCanaryWithReadyPods(ms)
+		Eventually(rolloutStatus(ms), 30*time.Second, interval).Should(HaveField("Phase", msv1.RolloutPhasePromoting))
+		Expect(rolloutStatus(ms)().Analysis.Metrics).To(ContainElement(And(HaveField("Value", "0.995"), HaveField("Phase", "Successful"))))
+		Expect(web.seen()).To(ContainElement(rendered), "the query arrives whole, its & and \" escaped in the URL")
+
+		By("a failing value rolls the next canary back")
+		failing := newNamespace()
+		web.set(`success{service="checkout",ns="`+failing+`",track="canary"}`, 0.5)
+		bad := analysed(failing, provider, query, "0.99")
+		startCanaryWithReadyPods(bad)
+		Eventually(condition(bad, msv1.DegradedCondition), 30*time.Second, interval).Should(And(
+			haveCondition(metav1.ConditionTrue, msv1.ReasonRolledBack),
+			HaveField("Message", ContainSubstring("success-rate=0.5"))))
+		Expect(routeWeights(bad)()).To(Equal("checkout-stable=100/checkout-canary=0"))
+	})
+})

@@ -136,17 +136,22 @@ func TestSetRouteAcceptedCondition(t *testing.T) {
 func TestSetStalledCondition(t *testing.T) {
 	tests := []struct {
 		name    string
+		route   *msv1.Route
 		err     error
 		missing bool
 		want    wantCond
 	}{
-		{"healthy", nil, false, wantCond{}},
-		{"child refused", errors.New(`Deployment "checkout" is invalid`), false, wantCond{metav1.ConditionTrue, msv1.ReasonApplyFailed, "is invalid"}},
-		{"gateway API missing", nil, true, wantCond{metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled, "spec.route is set"}},
+		{"healthy", nil, nil, false, wantCond{}},
+		{"child refused", nil, errors.New(`Deployment "checkout" is invalid`), false, wantCond{metav1.ConditionTrue, msv1.ReasonApplyFailed, "is invalid"}},
+		{"gateway API missing under a route", &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}}, nil, true,
+			wantCond{metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled, "spec.route is set"}},
+		{"gateway API missing under a mesh canary", nil, nil, true,
+			wantCond{metav1.ConditionTrue, msv1.ReasonGatewayAPINotInstalled, "trafficRouting is Mesh"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := testMS()
+			ms.Spec.Route = tt.route
 			setStalledCondition(ms, tt.err, tt.missing, "")
 			checkCond(t, ms, msv1.StalledCondition, tt.want)
 		})

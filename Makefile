@@ -60,6 +60,7 @@ manifests: controller-gen ## Generate the CRD and RBAC manifests from the API ty
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./internal/..." paths="./cmd/..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crdtrim config/crd/bases/apps.msvc.dev_microservices.yaml
 	cp config/crd/bases/apps.msvc.dev_microservices.yaml charts/msvc-operator/crds/
+	cp config/crd/bases/apps.msvc.dev_microservices.yaml pkg/msvctest/crds/
 	cp config/rbac/role.yaml charts/msvc-operator/files/manager-role.yaml
 
 .PHONY: generate
@@ -93,12 +94,14 @@ test: manifests generate vet kube-bins prometheus ## Run every test: unit tests,
 	$(MAKE) test-fuzz
 
 # The fast loop: every test that needs neither kube-apiserver and etcd nor a
-# Prometheus server. TestControllers is the envtest suite and
+# Prometheus server. TestControllers (internal/controller) and
+# TestShopManifests and TestRefusedManifest (pkg/msvctest) start envtest,
 # TestPrometheusIntegration starts Prometheus; the promtool tests skip
 # themselves when promtool is missing.
+ENVTEST_TESTS = TestControllers|TestShopManifests|TestRefusedManifest
 .PHONY: test-unit
-test-unit: ## Run the unit tests alone: no envtest suite, no Prometheus, no kube binaries needed.
-	env -u KUBEBUILDER_ASSETS MSVC_SKIP_PROMETHEUS=1 go test ./... $(GO_TEST_FLAGS) -skip '^(TestControllers|TestPrometheusIntegration)$$'
+test-unit: ## Run the unit tests alone: no envtest, no Prometheus, no kube binaries needed.
+	env -u KUBEBUILDER_ASSETS MSVC_SKIP_PROMETHEUS=1 go test ./... $(GO_TEST_FLAGS) -skip '^($(ENVTEST_TESTS)|TestPrometheusIntegration)$$'
 
 # Each fuzz target runs a fixed number of inputs, about 10 seconds here: a
 # count, unlike a duration, cannot end a run in the middle of minimising an
@@ -129,13 +132,14 @@ test-e2e: ## End-to-end suite: installs the operator on the local control plane 
 	go test -tags e2e ./test/e2e/ -count=1 -timeout 40m -v -args -ginkgo.v
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated code (CRDs, RBAC, deepcopy) or go.mod is stale or code is unformatted.
+verify: manifests generate lint ## Fail when generated code (CRDs, RBAC, deepcopy) or a go.mod is stale, code is unformatted or make lint finds anything.
 	go mod tidy
 	cd charts/msvc-operator/test && go mod tidy
+	cd $(GOLANGCI_KAL_DIR) && go mod tidy
 	@if [ -n "$$(gofmt -l $$(git ls-files '*.go'))" ]; then echo "Unformatted Go files:"; gofmt -l $$(git ls-files '*.go'); exit 1; fi
-	@if [ -n "$$(git status --porcelain -- api config charts go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config charts pkg/msvctest/crds go.mod go.sum $(GOLANGCI_KAL_DIR))" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and 'go mod tidy' and commit the result:"; \
-		git status --porcelain -- api config charts go.mod go.sum; git --no-pager diff -- api config charts go.mod go.sum | head -50; exit 1; fi
+		git status --porcelain -- api config charts pkg/msvctest/crds go.mod go.sum $(GOLANGCI_KAL_DIR); git --no-pager diff -- api config charts pkg/msvctest/crds go.mod go.sum $(GOLANGCI_KAL_DIR) | head -50; exit 1; fi
 	@echo "Generated code is up to date"
 
 ##@ Build

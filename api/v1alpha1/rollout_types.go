@@ -87,6 +87,17 @@ type Canary struct {
 	// +optional
 	TrafficRouting TrafficRoutingType `json:"trafficRouting,omitempty"`
 
+	// matches send the requests that match any entry to the canary whatever
+	// its weight (A/B testing: testers reach the new version with a header
+	// or a cookie), from the moment the canary has ready pods until it is
+	// promoted, aborted or rolled back. Each entry matches when all its
+	// headers and its cookie do. They need a route: spec.route, or
+	// trafficRouting: Mesh for in-cluster callers.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Matches []CanaryMatch `json:"matches,omitempty"`
+
 	// progressDeadline is how long a setWeight step may wait for the canary
 	// pods it needs to be ready; past it the canary is rolled back. A canary
 	// Deployment that reports ProgressDeadlineExceeded (its own
@@ -212,6 +223,68 @@ type Analysis struct {
 	// +listMapKey=name
 	// +required
 	Metrics []Metric `json:"metrics"`
+}
+
+// CanaryMatch picks requests for the canary: all of its headers and its
+// cookie must match.
+// +kubebuilder:validation:XValidation:rule="(has(self.headers) && size(self.headers) > 0) || has(self.cookie)",message="each entry of spec.rollout.canary.matches needs headers or a cookie, for example headers: [{name: X-Canary, value: always}]"
+type CanaryMatch struct {
+	// headers must all be present with a matching value.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Headers []HeaderMatch `json:"headers,omitempty"`
+
+	// cookie must be sent with this value.
+	// +optional
+	Cookie *CookieMatch `json:"cookie,omitempty"`
+}
+
+// HeaderMatchType is how a header's value is compared.
+// +kubebuilder:validation:Enum=Exact;RegularExpression
+type HeaderMatchType string
+
+// HeaderMatch is one header a request must carry.
+type HeaderMatch struct {
+	// name is the header's name, for example X-Canary.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +required
+	Name string `json:"name"`
+
+	// value is what the header must equal (type Exact), or a regular
+	// expression it must match (type RegularExpression; the Gateway's
+	// regular expression syntax).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +required
+	Value string `json:"value"`
+
+	// type is Exact (the default) or RegularExpression.
+	// +kubebuilder:default=Exact
+	// +optional
+	Type HeaderMatchType `json:"type,omitempty"`
+}
+
+// CookieMatch is one cookie a request must send. The route matches it as a
+// regular expression on the Cookie header, so the Gateway must support
+// RegularExpression header matches.
+type CookieMatch struct {
+	// name is the cookie's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +required
+	Name string `json:"name"`
+
+	// value is the cookie's value.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[!#-+./0-9:<-\[\]-~-]+$`
+	// +required
+	Value string `json:"value"`
 }
 
 // MetricProvider is one metrics backend: exactly one of its fields is set.

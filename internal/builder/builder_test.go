@@ -243,7 +243,7 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 }
 
 func TestHTTPRoute(t *testing.T) {
-	if HTTPRoute(base(), 0) != nil {
+	if HTTPRoute(base(), 0, false) != nil {
 		t.Fatal("no route must mean no HTTPRoute")
 	}
 	tests := []struct {
@@ -259,7 +259,7 @@ func TestHTTPRoute(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := base()
 			ms.Spec.Route = &tt.route
-			r := roundTrip[gwv1.HTTPRoute](t, HTTPRoute(ms, 0))
+			r := roundTrip[gwv1.HTTPRoute](t, HTTPRoute(ms, 0, false))
 			rule := r.Spec.Rules[0]
 			if got := ptr.Deref(rule.Matches[0].Path.Value, ""); got != tt.wantPath {
 				t.Fatalf("path = %q, want %q", got, tt.wantPath)
@@ -278,7 +278,7 @@ func TestHTTPRoute(t *testing.T) {
 		ParentRefs: []msv1.ParentReference{{Name: "public", Namespace: "gateway-system", SectionName: "https"}},
 		Hostnames:  []string{"shop.example.com"},
 	}
-	r := roundTrip[gwv1.HTTPRoute](t, HTTPRoute(ms, 0))
+	r := roundTrip[gwv1.HTTPRoute](t, HTTPRoute(ms, 0, false))
 	p := r.Spec.ParentRefs[0]
 	if p.Name != "public" || string(ptr.Deref(p.Namespace, "")) != "gateway-system" || string(ptr.Deref(p.SectionName, "")) != "https" {
 		t.Fatalf("parentRef = %+v", p)

@@ -739,7 +739,7 @@ func checkBuilders(t *testing.T, ms *msv1.Microservice, resolved []ResolvedDepen
 		weight = 0
 	}
 
-	if ac := HTTPRoute(ms, weight); (ac == nil) != (ms.Spec.Route == nil) {
+	if ac := HTTPRoute(ms, weight, false); (ac == nil) != (ms.Spec.Route == nil) {
 		t.Errorf("HTTPRoute is %v with route %v", ac, ms.Spec.Route)
 	} else if ac != nil {
 		checkRoute(t, ms, roundTrip[gwv1.HTTPRoute](t, ac), weight)

@@ -17,6 +17,8 @@ limitations under the License.
 package builder
 
 import (
+	"regexp"
+
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1ac "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
 
@@ -48,7 +50,11 @@ func RoutePort(ms *msv1.Microservice) (msv1.ServicePort, bool) {
 // strategy the route weighs the stable and canary track Services, sending
 // canaryWeight percent of requests to the canary; otherwise it sends
 // everything to the Service of ms.
-func HTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteApplyConfiguration {
+//
+// With matches, requests that match spec.rollout.canary.matches go to the
+// canary whatever the weight: a rule of their own, more specific than the
+// weighted one, so the Gateway gives it precedence.
+func HTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv1ac.HTTPRouteApplyConfiguration {
 	r := ms.Spec.Route
 	if r == nil {
 		return nil
@@ -69,11 +75,18 @@ func HTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteApply
 	for _, h := range r.Hostnames {
 		spec.WithHostnames(gwv1.Hostname(h))
 	}
-	rule := gwv1ac.HTTPRouteRule().
-		WithMatches(gwv1ac.HTTPRouteMatch().
+	pathMatch := func() *gwv1ac.HTTPRouteMatchApplyConfiguration {
+		return gwv1ac.HTTPRouteMatch().
 			WithPath(gwv1ac.HTTPPathMatch().
 				WithType(gwv1.PathMatchPathPrefix).
-				WithValue(path)))
+				WithValue(path))
+	}
+	if matches {
+		if r := canaryMatchRule(ms, port.Port, pathMatch); r != nil {
+			spec.WithRules(r)
+		}
+	}
+	rule := gwv1ac.HTTPRouteRule().WithMatches(pathMatch())
 	if IsCanary(ms) {
 		rule.WithBackendRefs(
 			backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
@@ -103,7 +116,7 @@ func IsMeshRouted(ms *msv1.Microservice) bool {
 // route's port (spec.route.port, or the first port): a mesh sends requests
 // addressed to that port of the Service to the track Services with the
 // weights. Other ports of the Service are not routed by it.
-func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteApplyConfiguration {
+func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv1ac.HTTPRouteApplyConfiguration {
 	if !IsMeshRouted(ms) {
 		return nil
 	}
@@ -116,8 +129,13 @@ func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteA
 			WithGroup("").
 			WithKind("Service").
 			WithName(gwv1.ObjectName(ServiceName(ms))).
-			WithPort(port.Port)).
-		WithRules(gwv1ac.HTTPRouteRule().
+			WithPort(port.Port))
+	if matches {
+		if r := canaryMatchRule(ms, port.Port, gwv1ac.HTTPRouteMatch); r != nil {
+			spec.WithRules(r)
+		}
+	}
+	spec.WithRules(gwv1ac.HTTPRouteRule().
 			WithBackendRefs(
 				backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
 				backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight)))
@@ -125,6 +143,41 @@ func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32) *gwv1ac.HTTPRouteA
 		WithLabels(CommonLabels(ms)).
 		WithOwnerReferences(OwnerReference(ms)).
 		WithSpec(spec)
+}
+
+// canaryMatchRule is the rule that sends the requests of
+// spec.rollout.canary.matches to the canary track, each entry one match
+// (entries are ORed, a match's conditions ANDed); nil without matches.
+// base gives each match the conditions of the weighted rule (its path).
+func canaryMatchRule(ms *msv1.Microservice, port int32, base func() *gwv1ac.HTTPRouteMatchApplyConfiguration) *gwv1ac.HTTPRouteRuleApplyConfiguration {
+	if !IsCanary(ms) || len(ms.Spec.Rollout.Canary.Matches) == 0 {
+		return nil
+	}
+	rule := gwv1ac.HTTPRouteRule()
+	for _, m := range ms.Spec.Rollout.Canary.Matches {
+		match := base()
+		for _, h := range m.Headers {
+			t := gwv1.HeaderMatchExact
+			if h.Type == msv1.HeaderMatchType(gwv1.HeaderMatchRegularExpression) {
+				t = gwv1.HeaderMatchRegularExpression
+			}
+			match.WithHeaders(gwv1ac.HTTPHeaderMatch().WithType(t).WithName(gwv1.HTTPHeaderName(h.Name)).WithValue(h.Value))
+		}
+		if c := m.Cookie; c != nil {
+			match.WithHeaders(gwv1ac.HTTPHeaderMatch().
+				WithType(gwv1.HeaderMatchRegularExpression).
+				WithName("Cookie").
+				WithValue(CookieRegexp(c.Name, c.Value)))
+		}
+		rule.WithMatches(match)
+	}
+	return rule.WithBackendRefs(backendRef(TrackServiceName(ms, TrackCanary), port, 1))
+}
+
+// CookieRegexp matches a Cookie header that carries name=value among its
+// cookies.
+func CookieRegexp(name, value string) string {
+	return `(^|;\s*)` + regexp.QuoteMeta(name) + `=` + regexp.QuoteMeta(value) + `(;|$)`
 }
 
 func parentRef(p msv1.ParentReference) *gwv1ac.ParentReferenceApplyConfiguration {

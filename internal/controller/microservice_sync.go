@@ -215,7 +215,7 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 	case ms.Spec.Route == nil && !builder.IsMeshRouted(ms):
 		return r.router.Remove(ctx, ms)
 	}
-	acceptance, err := r.router.Apply(ctx, ms, canaryWeight(obs))
+	acceptance, err := r.router.Apply(ctx, ms, canaryWeight(obs), obs.rollout != nil && obs.plan.CanaryMatches)
 	if errors.Is(err, traffic.ErrNotInstalled) {
 		obs.gatewayAPIMissing = true
 		return nil

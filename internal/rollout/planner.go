@@ -174,6 +174,10 @@ type Decision struct {
 	// status's weight, unless one track has no ready pods to serve it (see
 	// RouteWeight).
 	RouteWeight int32
+	// CanaryMatches is true while the requests of spec.rollout.canary.matches
+	// go to the canary: it runs (Progressing or Paused) with ready pods of
+	// the revision being delivered.
+	CanaryMatches bool
 	// RequeueAfter is set when a timer (pause, analysis interval) is running.
 	RequeueAfter time.Duration
 	// Events for users, one per transition.
@@ -283,8 +287,20 @@ func (p *planner) decision() Decision {
 		Status: p.st, UpdateStable: p.updateStable, RestoreStable: p.restoreStable, Hold: p.hold, Waiting: p.waiting,
 		CanaryReplicas: p.canaryReplicas,
 		RouteWeight:    RouteWeight(p.st.CanaryWeight, p.obs),
+		CanaryMatches:  p.canaryMatches(),
 		RequeueAfter:   p.requeue, Events: p.events,
 	}
+}
+
+// canaryMatches says whether the matching requests go to the canary now.
+func (p *planner) canaryMatches() bool {
+	switch {
+	case p.c == nil || len(p.c.Matches) == 0 || !p.obs.HasRoute:
+		return false
+	case p.st.Phase != msv1.RolloutPhaseProgressing && p.st.Phase != msv1.RolloutPhasePaused:
+		return false
+	}
+	return p.st.CanaryRevision == p.obs.DesiredRevision && p.obs.CanaryRevision == p.obs.DesiredRevision && p.obs.CanaryReadyReplicas > 0
 }
 
 // planRollingUpdate is the rolling update's whole plan: the stable

@@ -156,14 +156,14 @@ func (g *GatewayAPI) gone(ctx context.Context, err error) error {
 // trafficRouting: Mesh, the GAMMA HTTPRoute of the Service, and deletes the
 // one of them the spec does not ask for. The Acceptance is that of the
 // route of spec.route.
-func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32) (Acceptance, error) {
+func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32, matches bool) (Acceptance, error) {
 	var acceptance Acceptance
 	for _, r := range []struct {
 		name    string
 		desired *gwv1ac.HTTPRouteApplyConfiguration
 	}{
-		{builder.HTTPRouteName(ms), builder.HTTPRoute(ms, canaryWeight)},
-		{builder.MeshRouteName(ms), builder.MeshHTTPRoute(ms, canaryWeight)},
+		{builder.HTTPRouteName(ms), builder.HTTPRoute(ms, canaryWeight, matches)},
+		{builder.MeshRouteName(ms), builder.MeshHTTPRoute(ms, canaryWeight, matches)},
 	} {
 		if r.desired == nil {
 			if err := g.remove(ctx, ms, r.name); err != nil {

@@ -35,9 +35,11 @@ type Router interface {
 	// Available reports whether the provider is installed in the cluster.
 	Available(ctx context.Context) (bool, error)
 	// Apply makes the route of ms send canaryWeight percent of its requests
-	// to the canary track (all to the Service without the canary strategy)
-	// and reports whether the provider accepted the route.
-	Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32) (Acceptance, error)
+	// to the canary track (all to the Service without the canary strategy),
+	// and with matches the requests of spec.rollout.canary.matches to the
+	// canary whatever the weight, and reports whether the provider accepted
+	// the route.
+	Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32, matches bool) (Acceptance, error)
 	// Remove deletes the route of ms, if the router made one.
 	Remove(ctx context.Context, ms *msv1.Microservice) error
 	// CanaryWeight is the share of requests the live route of ms sends to

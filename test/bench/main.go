@@ -638,7 +638,7 @@ func applyChildren(ctx context.Context, c client.Client, ms *msv1.Microservice) 
 	if h := builder.HorizontalPodAutoscaler(ms); h != nil {
 		acs = append(acs, h)
 	}
-	if r := builder.HTTPRoute(ms, 0); r != nil {
+	if r := builder.HTTPRoute(ms, 0, false); r != nil {
 		acs = append(acs, r)
 	}
 	if b := builder.PodDisruptionBudget(ms, false); b != nil {

@@ -251,30 +251,6 @@ func orDash(s string) string {
 	return s
 }
 
-// Watch redraws Get every interval until ctx ends.
-func Watch(ctx context.Context, c client.Client, ns, name string, p Printer, interval time.Duration) error {
-	for {
-		if p.Color {
-			if err := write(p.Out, "\033[H\033[2J"); err != nil {
-				return err
-			}
-		}
-		if err := Get(ctx, c, ns, name, p); err != nil {
-			return err
-		}
-		if !p.Color {
-			if err := write(p.Out, "\n"); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
-}
-
 // Control sets a rollout control annotation. Promote, promote-full, abort and
 // retry get a new value each time; pause sets paused=true and resume removes it.
 func Control(ctx context.Context, c client.Client, ns, name, action string, now time.Time) error {

@@ -136,9 +136,9 @@ func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv
 		}
 	}
 	spec.WithRules(gwv1ac.HTTPRouteRule().
-			WithBackendRefs(
-				backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
-				backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight)))
+		WithBackendRefs(
+			backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
+			backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight)))
 	return gwv1ac.HTTPRoute(MeshRouteName(ms), ms.Namespace).
 		WithLabels(CommonLabels(ms)).
 		WithOwnerReferences(OwnerReference(ms)).

@@ -121,7 +121,7 @@ func routeWeights(name string) string {
 		return ""
 	}
 	var parts []string
-	for _, b := range r.Spec.Rules[0].BackendRefs {
+	for _, b := range r.Spec.Rules[len(r.Spec.Rules)-1].BackendRefs {
 		parts = append(parts, fmt.Sprintf("%s=%d", b.Name, ptr.Deref(b.Weight, 1)))
 	}
 	return strings.Join(parts, "/")

@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -51,10 +52,15 @@ type traffic struct {
 }
 
 func startTraffic(host string, rate int, limit time.Duration) *traffic {
+	return startTrafficWith(host, rate, limit, nil)
+}
+
+// startTrafficWith is startTraffic with header on every request.
+func startTrafficWith(host string, rate int, limit time.Duration, header http.Header) *traffic {
 	c, cancel := context.WithCancel(context.Background())
 	t := &traffic{rec: load.NewRecorder(), rate: rate, cancel: cancel, done: make(chan struct{})}
 	cfg := load.Config{URL: gatewayURL + "/", Host: host, Rate: rate, Duration: limit,
-		MaxRequests: rate * int(limit.Seconds()), Recorder: t.rec}
+		MaxRequests: rate * int(limit.Seconds()), Recorder: t.rec, Header: header}
 	go func() {
 		defer close(t.done)
 		t.sum, t.err = load.Run(c, cfg, nil)
@@ -95,7 +101,7 @@ func sampleWeights(name string) *weightSampler {
 			r := &gwv1.HTTPRoute{}
 			if tkey := (client.ObjectKey{Namespace: trafficNS, Name: name}); k8s.Get(ctx, tkey, r) == nil && len(r.Spec.Rules) > 0 {
 				weight := int32(0)
-				for _, b := range r.Spec.Rules[0].BackendRefs {
+				for _, b := range r.Spec.Rules[len(r.Spec.Rules)-1].BackendRefs {
 					if strings.HasSuffix(string(b.Name), "-canary") {
 						weight = ptr.Deref(b.Weight, 1)
 					}
@@ -410,5 +416,54 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 			return k8s.Update(ctx, ms)
 		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 		Eventually(status, time.Minute, 250*time.Millisecond).Should(HavePrefix("True: "))
+	})
+
+	It("sends the requests of a canary match to the canary whatever the weight, through Traefik (A/B)", func() {
+		Eventually(func() error {
+			ms := getWeb()
+			ms.Spec.Image = "example.com/web:v4"
+			ms.Spec.Rollout.Canary.Matches = []msv1.CanaryMatch{{Headers: []msv1.HeaderMatch{{Name: "X-Canary", Value: "always"}}}}
+			ms.Spec.Rollout.Canary.Steps = []msv1.CanaryStep{{SetWeight: ptr.To[int32](20)}, {Pause: &msv1.PauseStep{}}}
+			return k8s.Update(ctx, ms)
+		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+		users := startTraffic(host, rate, 3*time.Minute)
+		testers := startTrafficWith(host, 20, 3*time.Minute, http.Header{"X-Canary": {"always"}})
+		Eventually(func() msv1.RolloutPhase {
+			ms := getWeb()
+			if ms.Status.Rollout == nil || ptr.Deref(ms.Status.Rollout.CurrentStep, 0) != 1 {
+				return ""
+			}
+			return ms.Status.Rollout.Phase
+		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary waits at its gate at 20%")
+
+		By("at the gate: testers all on the canary, users at the weight")
+		time.Sleep(1500 * time.Millisecond) // Traefik applies the route
+		from := time.Now()
+		time.Sleep(6 * time.Second)
+		tested, used := testers.rec.Window(from, time.Now()), users.rec.Window(from, time.Now())
+		AddReportEntry("canary match at weight 20", fmt.Sprintf("testers: %d answered, %.1f%% from v4; users: %d answered, %.1f%% from v4",
+			tested.Answered(), 100*tested.Share("v4"), used.Answered(), 100*used.Share("v4")))
+		Expect(tested.Answered()).To(BeNumerically(">=", 80))
+		Expect(tested.Share("v4")).To(Equal(1.0), "every tester request reached the canary: %+v", tested)
+		Expect(math.Abs(100*used.Share("v4")-20)).To(BeNumerically("<=", 6), "users get the weight: %+v", used)
+
+		By("promoted: the match rule goes, and no request fails on the way")
+		kubectl("annotate", "ms", "web", "-n", trafficNS, "--overwrite", fmt.Sprintf("%s=%d", msv1.PromoteAnnotation, time.Now().UnixNano()))
+		Eventually(func() msv1.RolloutPhase {
+			ms := getWeb()
+			if ms.Status.Rollout == nil {
+				return ""
+			}
+			return ms.Status.Rollout.Phase
+		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
+		canaryGone()
+		time.Sleep(6 * time.Second) // the canary's pods drain for 5 s
+		r := &gwv1.HTTPRoute{}
+		Expect(k8s.Get(ctx, tkey("web"), r)).To(Succeed())
+		Expect(r.Spec.Rules).To(HaveLen(1), "only the weighted rule is left")
+		testersAll, usersAll := testers.stop(), users.stop()
+		AddReportEntry("canary match, whole run", fmt.Sprintf("testers %+v; users %+v", testersAll, usersAll))
+		Expect(failed(testersAll)).To(BeZero(), "%+v", testersAll)
+		Expect(failed(usersAll)).To(BeZero(), "%+v", usersAll)
 	})
 })

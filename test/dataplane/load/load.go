@@ -72,6 +72,9 @@ type Config struct {
 	// Recorder receives every result. A caller that counts windows while
 	// the run goes on passes its own; nil makes a private one.
 	Recorder *Recorder
+	// Header is sent with every request (for example the header of a
+	// canary match).
+	Header http.Header
 }
 
 // Second is what one second of a run did. Its counts are of the results
@@ -271,6 +274,9 @@ func do(ctx context.Context, client *http.Client, cfg Config) Result {
 	}
 	if cfg.Host != "" {
 		req.Host = cfg.Host
+	}
+	for k, vs := range cfg.Header {
+		req.Header[k] = vs
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -20,8 +20,10 @@ package main
 
 import (
 	"flag"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -33,6 +35,7 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 	"github.com/msvc-dev/msvc-operator/internal/memlimit"
+	"github.com/msvc-dev/msvc-operator/internal/notify"
 )
 
 func main() {
@@ -48,6 +51,7 @@ func main() {
 		burst                   int
 		prometheusAddress       string
 		prometheusCredentials   analysis.Credentials
+		alertProvidersFile      string
 		gatewayImplementation   string
 		networkIsolation        bool
 		monitoringNamespace     string
@@ -65,6 +69,7 @@ func main() {
 	flag.StringVar(&gatewayImplementation, "gateway-implementation", string(analysis.DefaultImplementation), "Gateway API implementation or mesh whose metrics the canary metric templates query, unless an analysis names one: traefik, envoy-gateway, istio, linkerd or nginx-gateway-fabric.")
 	flag.StringVar(&prometheusAddress, "default-prometheus-address", "", "Prometheus used by canary analyses that name none, for example http://prometheus.monitoring:9090.")
 	flag.StringVar(&prometheusCredentials.BearerTokenFile, "default-prometheus-bearer-token-file", "", "File holding a bearer token for --default-prometheus-address (read at every query; sent to no other address).")
+	flag.StringVar(&alertProvidersFile, "alert-providers-file", "", "YAML file of the alert receivers (Slack, Microsoft Teams, Discord, generic webhooks) that Microservices may name in spec.rollout.canary.alerts; see docs/alerts.md.")
 	flag.StringVar(&prometheusCredentials.CAFile, "default-prometheus-ca-file", "", "PEM file of the certificate authorities that --default-prometheus-address's certificate must chain to.")
 	flag.BoolVar(&networkIsolation, "network-isolation", false, "Give every Microservice a NetworkPolicy built from the dependency graph, unless its spec.networkPolicy.enabled is false.")
 	flag.StringVar(&monitoringNamespace, "monitoring-namespace", "", "Namespace allowed to scrape the ports named \"metrics\" of isolated Microservices.")
@@ -135,6 +140,19 @@ func main() {
 		DefaultGatewayImplementation: string(impl),
 		NetworkIsolation:             networkIsolation,
 		MonitoringNamespace:          monitoringNamespace,
+	}
+	if alertProvidersFile != "" {
+		providers, err := notify.LoadConfig(alertProvidersFile)
+		if err != nil {
+			log.Error(err, "Invalid --alert-providers-file")
+			os.Exit(1)
+		}
+		r.Alerts = &notify.Sender{Providers: providers, Client: &http.Client{}, Timeout: 5 * time.Second, Attempts: 3, Log: ctrl.Log.WithName("alerts")}
+		if err := mgr.Add(r.Alerts); err != nil {
+			log.Error(err, "Unable to add the alert sender")
+			os.Exit(1)
+		}
+		log.Info("Alert receivers loaded", "count", len(providers))
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}); err != nil {
 		log.Error(err, "Unable to set up the Microservice controller")

@@ -87,6 +87,15 @@ type Canary struct {
 	// +optional
 	TrafficRouting TrafficRoutingType `json:"trafficRouting,omitempty"`
 
+	// alerts name the operator's alert receivers (from its
+	// --alert-providers-file: Slack, Microsoft Teams, Discord or a generic
+	// webhook) that hear of this Microservice's rollouts.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=provider
+	// +optional
+	Alerts []RolloutAlert `json:"alerts,omitempty"`
+
 	// matches send the requests that match any entry to the canary whatever
 	// its weight (A/B testing: testers reach the new version with a header
 	// or a cookie), from the moment the canary has ready pods until it is
@@ -223,6 +232,35 @@ type Analysis struct {
 	// +listMapKey=name
 	// +required
 	Metrics []Metric `json:"metrics"`
+}
+
+// AlertSeverity says which rollout transitions an alert receiver hears of.
+// +kubebuilder:validation:Enum=info;warning
+type AlertSeverity string
+
+const (
+	// AlertSeverityInfo sends every transition: started, each step, the outcome.
+	AlertSeverityInfo AlertSeverity = "info"
+	// AlertSeverityWarning sends only those that need a human: rollbacks,
+	// aborts, failed or inconclusive analyses, deadlines passed.
+	AlertSeverityWarning AlertSeverity = "warning"
+)
+
+// RolloutAlert sends a Microservice's rollout transitions to one receiver.
+type RolloutAlert struct {
+	// provider is the name of one of the receivers in the operator's
+	// --alert-providers-file.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Provider string `json:"provider"`
+
+	// severity is info (every transition, the default) or warning (only
+	// those that need a human).
+	// +kubebuilder:default=info
+	// +optional
+	Severity AlertSeverity `json:"severity,omitempty"`
 }
 
 // CanaryMatch picks requests for the canary: all of its headers and its
@@ -421,9 +459,26 @@ type Metric struct {
 	NoData NoDataPolicy `json:"noData,omitempty"`
 }
 
+// RelativeTo is what a metric's bounds are measured from.
+// +kubebuilder:validation:Enum=Stable
+type RelativeTo string
+
+// RelativeToStable bounds the canary's value minus the stable track's.
+const RelativeToStable RelativeTo = "Stable"
+
 // SuccessCondition bounds a metric's value. Bounds are decimal numbers given
 // as strings, for example "0.99".
 type SuccessCondition struct {
+	// relativeTo is Stable to judge the canary against the stable track at
+	// the same time: the metric is measured for both tracks ({{ .Track }} is
+	// canary, then stable; a template measures each track's Service), and
+	// min and max bound the canary's value minus the stable one's. For
+	// example max: "0.01" on an error rate allows at most one point more
+	// than stable, whatever stable's own rate. Without it, min and max bound
+	// the canary's value.
+	// +optional
+	RelativeTo RelativeTo `json:"relativeTo,omitempty"`
+
 	// min is the lowest passing value.
 	// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]+(\\\\.[0-9]+)?$')",message="successCondition.min must be a decimal number such as 0.99"
 	// +kubebuilder:validation:MaxLength=32

@@ -142,3 +142,18 @@ func ParseBound(s string) (*float64, error) {
 func formatNumber(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
+
+// Difference is canary minus stable, for a metric judged relative to the
+// stable track: an error of either query is the error (naming the track),
+// and no data on either side is no data.
+func Difference(canary Value, canaryErr error, stable Value, stableErr error) (Value, error) {
+	switch {
+	case canaryErr != nil:
+		return Value{}, fmt.Errorf("canary track: %w", canaryErr)
+	case stableErr != nil:
+		return Value{}, fmt.Errorf("stable track: %w", stableErr)
+	case canary.NoData || stable.NoData:
+		return Value{NoData: true}, nil
+	}
+	return Value{Number: canary.Number - stable.Number}, nil
+}

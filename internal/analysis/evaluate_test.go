@@ -145,3 +145,29 @@ func TestParseBoundWrapsError(t *testing.T) {
 		t.Fatalf("ParseBound error %v does not wrap the strconv error", err)
 	}
 }
+
+func TestDifference(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name               string
+		canary, stable     Value
+		canaryErr, stabErr error
+		want               Value
+		err                string
+	}{
+		{"both measured", Value{Number: 0.5}, Value{Number: 0.125}, nil, nil, Value{Number: 0.375}, ""},
+		{"canary below stable", Value{Number: 0.125}, Value{Number: 0.5}, nil, nil, Value{Number: -0.375}, ""},
+		{"no canary data", Value{NoData: true}, Value{Number: 1}, nil, nil, Value{NoData: true}, ""},
+		{"no stable data", Value{Number: 1}, Value{NoData: true}, nil, nil, Value{NoData: true}, ""},
+		{"canary query failed", Value{}, Value{Number: 1}, boom, nil, Value{}, "canary track: boom"},
+		{"stable query failed", Value{Number: 1}, Value{}, nil, boom, Value{}, "stable track: boom"},
+	} {
+		got, err := Difference(tc.canary, tc.canaryErr, tc.stable, tc.stabErr)
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%s: got %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -162,4 +162,46 @@ var _ = Describe("Canary analysis through the metrics backends of spec.rollout.c
 			HaveField("Message", ContainSubstring("success-rate=0.5"))))
 		Expect(routeWeights(bad)()).To(Equal("checkout-stable=100/checkout-canary=0"))
 	})
+
+	It("judges a metric relative to the stable track, measured at the same time (relativeTo: Stable)", func() {
+		provider := &msv1.MetricProvider{Web: &msv1.WebProvider{
+			URL: webAPI.URL + "/value?q={{ .Query }}", JSONPath: "{.data.value}",
+			Headers: []msv1.HTTPHeader{{Name: "X-Api-Key", Value: "team-shop"}},
+		}}
+		errorRate := func(ns string) *msv1.Microservice {
+			ms := analysed(ns, provider, `errors{ns="{{ .Namespace }}",track="{{ .Track }}"}`, "0")
+			ms.Spec.Rollout.Canary.Analysis.Metrics[0] = msv1.Metric{
+				Name:  "error-rate",
+				Query: `errors{ns="{{ .Namespace }}",track="{{ .Track }}"}`,
+				// At most one point above stable's own rate.
+				SuccessCondition: msv1.SuccessCondition{RelativeTo: msv1.RelativeToStable, Max: ptr.To("0.01")},
+			}
+			return ms
+		}
+		set := func(ns string, canary, stable float64) {
+			web.set(`errors{ns="`+ns+`",track="canary"}`, canary)
+			web.set(`errors{ns="`+ns+`",track="stable"}`, stable)
+		}
+
+		By("a canary as bad as a bad stable passes")
+		ns := newNamespace()
+		set(ns, 0.055, 0.05)
+		ms := errorRate(ns)
+		startCanaryWithReadyPods(ms)
+		Eventually(rolloutStatus(ms), 30*time.Second, interval).Should(HaveField("Phase", msv1.RolloutPhasePromoting))
+		Expect(rolloutStatus(ms)().Analysis.Metrics).To(ContainElement(And(
+			HaveField("Value", "0.005"), HaveField("Phase", "Successful"),
+			HaveField("Message", ContainSubstring("canary 0.055 minus stable 0.05")))))
+
+		By("a canary two points worse than its stable is rolled back, though its own rate is low")
+		worse := newNamespace()
+		set(worse, 0.03, 0.01)
+		bad := errorRate(worse)
+		startCanaryWithReadyPods(bad)
+		Eventually(condition(bad, msv1.DegradedCondition), 30*time.Second, interval).Should(And(
+			haveCondition(metav1.ConditionTrue, msv1.ReasonRolledBack),
+			HaveField("Message", ContainSubstring("error-rate=0.02"))))
+		Expect(web.seen()).To(ContainElements(`errors{ns="`+worse+`",track="canary"}`, `errors{ns="`+worse+`",track="stable"}`))
+	})
 })
+

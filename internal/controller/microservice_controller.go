@@ -53,6 +53,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
+	"github.com/msvc-dev/msvc-operator/internal/notify"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
 	"github.com/msvc-dev/msvc-operator/internal/traffic"
@@ -88,6 +89,9 @@ type MicroserviceReconciler struct {
 	NetworkIsolation bool
 	// MonitoringNamespace may scrape the ports named "metrics" of isolated services.
 	MonitoringNamespace string
+	// Alerts sends rollout transitions to the receivers Microservices name in
+	// spec.rollout.canary.alerts; nil when the operator has none.
+	Alerts *notify.Sender
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
@@ -219,6 +223,36 @@ func (r *MicroserviceReconciler) recordRolloutEvents(ms *msv1.Microservice, evs 
 			t = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(ms, nil, t, e.Reason, "Rollout", "%s", e.Message)
+	}
+	r.sendAlerts(ms, evs, st)
+}
+
+// sendAlerts queues each transition for the receivers the Microservice
+// names; it never waits for one. Only persisted transitions get here, once.
+func (r *MicroserviceReconciler) sendAlerts(ms *msv1.Microservice, evs []rollout.Event, st *msv1.RolloutStatus) {
+	if len(evs) == 0 || ms.Spec.Rollout == nil || ms.Spec.Rollout.Canary == nil || len(ms.Spec.Rollout.Canary.Alerts) == 0 {
+		return
+	}
+	for _, to := range ms.Spec.Rollout.Canary.Alerts {
+		for _, e := range evs {
+			if to.Severity == msv1.AlertSeverityWarning && !e.Warning {
+				continue
+			}
+			a := notify.Alert{Namespace: ms.Namespace, Name: ms.Name, Reason: e.Reason, Message: e.Message, Warning: e.Warning, Time: r.now()}
+			if st != nil {
+				a.Revision, a.Phase = st.CanaryRevision, string(st.Phase)
+			}
+			var err error
+			if r.Alerts == nil {
+				err = fmt.Errorf("alert provider %q: the operator runs without --alert-providers-file", to.Provider)
+			} else {
+				err = r.Alerts.Send(to.Provider, a)
+			}
+			if err != nil && r.Recorder != nil {
+				r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, "AlertNotSent", "Rollout", "%s", err.Error())
+				break
+			}
+		}
 	}
 }
 

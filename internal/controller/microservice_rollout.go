@@ -152,8 +152,9 @@ func rolledOut(d *appsv1.Deployment) bool {
 	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas >= want
 }
 
-// measure queries every metric of the analysis once for the canary track,
-// all at once, each within the analysis timeout.
+// measure queries every metric of the analysis once for the canary track
+// (and for the stable track too, for a metric judged relative to it), all
+// at once, each within the analysis timeout.
 func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string) *rollout.Measurement {
 	a := ms.Spec.Rollout.Canary.Analysis
 	var sinceStep time.Duration
@@ -161,33 +162,29 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 		sinceStep = r.now().Sub(st.StepStartedAt.Time)
 	}
 	window := analysis.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStep)
-	vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: builder.TrackCanary, Revision: revision, Interval: window}
-	backend, providerErr := r.backends.For(a, vars)
 	impl := analysis.Implementation(a.Implementation)
 	if impl == "" {
 		impl = analysis.Implementation(r.DefaultGatewayImplementation)
 	}
-	target := analysis.Target{
-		Namespace: ms.Namespace,
-		Service:   builder.TrackServiceName(ms, builder.TrackCanary),
-		Workload:  builder.CanaryDeploymentName(ms),
-		Window:    window,
+	tracks := map[string]trackQuery{}
+	for _, track := range []string{builder.TrackCanary, builder.TrackStable} {
+		vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: track, Revision: revision, Interval: window}
+		q := trackQuery{vars: vars, target: analysis.Target{
+			Namespace: ms.Namespace, Service: builder.TrackServiceName(ms, track), Workload: builder.CanaryDeploymentName(ms), Window: window,
+		}}
+		if track == builder.TrackStable {
+			q.target.Workload = builder.DeploymentName(ms)
+		}
+		q.backend, q.backendErr = r.backends.For(a, vars)
+		tracks[track] = q
 	}
-
 	timeout := rollout.AnalysisTimeout(ms.Spec.Rollout.Canary)
 
 	m := &rollout.Measurement{Phase: rollout.PhaseSuccessful, Metrics: make([]msv1.MetricResult, len(a.Metrics))}
 	var wg sync.WaitGroup
 	for i, metric := range a.Metrics {
-		var query string
-		var err error
-		if metric.Template != "" {
-			query, err = analysis.TemplateQuery(impl, analysis.Template(metric.Template), target)
-		} else if providerErr == nil {
-			query, err = backend.Render(metric.Query, vars)
-		}
 		wg.Go(func() {
-			phase, value, msg := r.measureOne(ctx, timeout, backend, providerErr, metric, query, err)
+			phase, value, msg := r.measureOne(ctx, timeout, impl, metric, tracks)
 			m.Metrics[i] = msv1.MetricResult{Name: metric.Name, Value: value, Phase: string(phase), Message: msg}
 		})
 	}
@@ -203,15 +200,43 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	return m
 }
 
-// measureOne runs one metric's query (rendered from its query or its
-// template; renderErr when that failed) within timeout and judges the value.
-func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Duration, provider analysis.Provider, providerErr error, metric msv1.Metric, query string, renderErr error) (analysis.Phase, string, string) {
-	if renderErr != nil {
-		return analysis.PhaseInconclusive, "", renderErr.Error()
+// trackQuery is how the metrics of one track are queried.
+type trackQuery struct {
+	vars       analysis.QueryVars
+	target     analysis.Target
+	backend    analysis.Backend
+	backendErr error
+}
+
+// value runs metric's query (its own, or its template's) for the track
+// within timeout.
+func (q trackQuery) value(ctx context.Context, timeout time.Duration, impl analysis.Implementation, metric msv1.Metric) (analysis.Value, error) {
+	if q.backendErr != nil {
+		return analysis.Value{}, q.backendErr
 	}
-	if providerErr != nil {
-		return analysis.PhaseInconclusive, "", providerErr.Error()
+	var query string
+	var err error
+	if metric.Template != "" {
+		query, err = analysis.TemplateQuery(impl, analysis.Template(metric.Template), q.target)
+	} else {
+		query, err = q.backend.Render(metric.Query, q.vars)
 	}
+	if err != nil {
+		return analysis.Value{}, err
+	}
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	v, err := q.backend.Query(qctx, query)
+	if err != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %v (spec.rollout.canary.analysis.timeout)", timeout)
+	}
+	return v, err
+}
+
+// measureOne measures one metric and judges its value: the canary's, or
+// with relativeTo: Stable the canary's minus the stable track's, both
+// queried at once.
+func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Duration, impl analysis.Implementation, metric msv1.Metric, tracks map[string]trackQuery) (analysis.Phase, string, string) {
 	lo, err := analysis.ParseBound(ptr.Deref(metric.SuccessCondition.Min, ""))
 	if err != nil {
 		return analysis.PhaseInconclusive, "", err.Error()
@@ -220,16 +245,30 @@ func (r *MicroserviceReconciler) measureOne(ctx context.Context, timeout time.Du
 	if err != nil {
 		return analysis.PhaseInconclusive, "", err.Error()
 	}
-	qctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	v, qerr := provider.Query(qctx, query)
-	if qerr != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
-		qerr = fmt.Errorf("no answer within %v (spec.rollout.canary.analysis.timeout)", timeout)
+	cond := analysis.Condition{Min: lo, Max: hi}
+	policy := analysis.NoDataPolicy(metric.NoData)
+	if metric.SuccessCondition.RelativeTo != msv1.RelativeToStable {
+		v, qerr := tracks[builder.TrackCanary].value(ctx, timeout, impl, metric)
+		phase, msg := analysis.Evaluate(v, qerr, cond, policy)
+		return phase, formatValue(v, qerr), msg
 	}
-	phase, msg := analysis.Evaluate(v, qerr, analysis.Condition{Min: lo, Max: hi}, analysis.NoDataPolicy(metric.NoData))
-	value := ""
-	if qerr == nil && !v.NoData {
-		value = strconv.FormatFloat(v.Number, 'g', 6, 64)
+	var canary, stable analysis.Value
+	var canaryErr, stableErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { canary, canaryErr = tracks[builder.TrackCanary].value(ctx, timeout, impl, metric) })
+	wg.Go(func() { stable, stableErr = tracks[builder.TrackStable].value(ctx, timeout, impl, metric) })
+	wg.Wait()
+	diff, qerr := analysis.Difference(canary, canaryErr, stable, stableErr)
+	phase, msg := analysis.Evaluate(diff, qerr, cond, policy)
+	if qerr == nil && !diff.NoData {
+		msg = fmt.Sprintf("canary %s minus stable %s: %s", formatValue(canary, nil), formatValue(stable, nil), msg)
 	}
-	return phase, value, msg
+	return phase, formatValue(diff, qerr), msg
+}
+
+func formatValue(v analysis.Value, err error) string {
+	if err != nil || v.NoData {
+		return ""
+	}
+	return strconv.FormatFloat(v.Number, 'g', 6, 64)
 }

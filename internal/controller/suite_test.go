@@ -47,6 +47,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
+
+	"github.com/msvc-dev/msvc-operator/internal/notify"
 )
 
 // The suite runs the real manager against envtest's kube-apiserver and etcd,
@@ -140,6 +142,8 @@ type managerOptions struct {
 	// wrapClient, when set, wraps the client the reconciler uses for every
 	// read and write.
 	wrapClient func(client.Client) client.Client
+	// alerts, when set, is the manager's alert sender (--alert-providers-file).
+	alerts *notify.Sender
 }
 
 type leaderElection struct {
@@ -222,6 +226,10 @@ func (e *operatorEnv) runManager(o managerOptions) *runningManager {
 		c = o.wrapClient(c)
 	}
 	r := &MicroserviceReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("msvc-operator")}
+	if o.alerts != nil {
+		r.Alerts = o.alerts
+		Expect(mgr.Add(o.alerts)).To(Succeed())
+	}
 	Expect(r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})).To(Succeed())
 
 	mgrCtx, stop := context.WithCancel(ctx)

@@ -132,15 +132,23 @@ func TestValues(t *testing.T) {
 		"watchNamespaces":          []any{"shop", "billing"},
 		"metrics":                  map[string]any{"enabled": false},
 		"resources":                map[string]any{"limits": map[string]any{"memory": "1Gi"}},
+		"alerts":                   map[string]any{"providersSecret": "msvc-alerts"},
 	})
 	c := container(t, objs)
 	if c["image"] != "ghcr.io/msvc-dev/msvc-operator:v9" {
 		t.Errorf("image = %v", c["image"])
 	}
 	want := "--health-probe-bind-address=:8081 --metrics-bind-address=0 --default-prometheus-address=http://prometheus.monitoring:9090 " +
-		"--network-isolation --monitoring-namespace=monitoring --watch-namespaces=shop,billing"
+		"--network-isolation --monitoring-namespace=monitoring --watch-namespaces=shop,billing --alert-providers-file=/etc/msvc-operator/alerts/providers.yaml"
 	if a := args(c); a != want {
 		t.Errorf("args = %q\nwant   %q", a, want)
+	}
+	mounts := c["volumeMounts"].([]any)
+	pod := objs["Deployment/ops-msvc-operator"]["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	volumes := pod["volumes"].([]any)
+	if len(mounts) != 1 || mounts[0].(map[string]any)["mountPath"] != "/etc/msvc-operator/alerts" ||
+		volumes[0].(map[string]any)["secret"].(map[string]any)["secretName"] != "msvc-alerts" {
+		t.Errorf("the alert providers Secret is not mounted: mounts %v, volumes %v", mounts, volumes)
 	}
 	if _, ok := objs["Role/ops-msvc-operator-leader-election"]; ok {
 		t.Error("no leader election Role without leader election")

@@ -98,7 +98,7 @@ test: manifests generate vet kube-bins prometheus ## Run every test: unit tests,
 # TestShopManifests and TestRefusedManifest (pkg/msvctest) start envtest,
 # TestPrometheusIntegration starts Prometheus; the promtool tests skip
 # themselves when promtool is missing.
-ENVTEST_TESTS = TestControllers|TestShopManifests|TestRefusedManifest
+ENVTEST_TESTS = TestControllers|TestShopManifests|TestRefusedManifest|TestAdmission
 .PHONY: test-unit
 test-unit: ## Run the unit tests alone: no envtest, no Prometheus, no kube binaries needed.
 	env -u KUBEBUILDER_ASSETS MSVC_SKIP_PROMETHEUS=1 go test ./... $(GO_TEST_FLAGS) -skip '^($(ENVTEST_TESTS)|TestPrometheusIntegration)$$'

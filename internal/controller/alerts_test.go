@@ -122,4 +122,3 @@ func eventMessages(ms *msv1.Microservice, reason string) []string {
 	}
 	return out
 }
-

@@ -204,4 +204,3 @@ var _ = Describe("Canary analysis through the metrics backends of spec.rollout.c
 		Expect(web.seen()).To(ContainElements(`errors{ns="`+worse+`",track="canary"}`, `errors{ns="`+worse+`",track="stable"}`))
 	})
 })
-

@@ -168,8 +168,12 @@ func (v *invariants) check(s *sim, r tickRecord) {
 	}
 
 	// The stable track gets the new revision only when it is promoted (a
-	// stable Deployment held at zero replicas has never served: it follows the spec).
-	if d.UpdateStable && obs.StableRevision != "" && !obs.StableHeld && obs.StableRevision != s.desired &&
+	// stable Deployment held at zero replicas has never served: it follows the
+	// spec; and a spec back at the revision a promotion replaces puts that
+	// revision back, which delivers nothing new).
+	backToStable := r.prev != nil && r.prev.StableRevision == s.desired && r.prev.CanaryRevision != s.desired &&
+		(r.prev.Phase == msv1.RolloutPhasePromoting || stoppedPhase(r.prev.Phase))
+	if d.UpdateStable && obs.StableRevision != "" && !obs.StableHeld && obs.StableRevision != s.desired && !backToStable &&
 		st.Phase != msv1.RolloutPhasePromoting && st.Phase != msv1.RolloutPhaseSucceeded {
 		v.fail(r, "stable updated only when promoting", "stable %s -> %s in phase %s", obs.StableRevision, s.desired, st.Phase)
 	}

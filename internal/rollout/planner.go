@@ -428,8 +428,13 @@ func (p *planner) plan() {
 	// An aborted or rolled-back promotion may have left the new revision's
 	// template on the stable track: it is not delivered, it is put back.
 	restoring := p.restorePending()
+	// A spec back at the revision a promotion replaces (or that an
+	// interrupted one must put back) cancels it: the stable track gets the
+	// spec's template, which is that revision's.
+	backToStable := (p.st.Phase == msv1.RolloutPhasePromoting || restoring) && p.st.StableRevision != "" &&
+		obs.DesiredRevision == p.st.StableRevision && obs.DesiredRevision != p.st.CanaryRevision
 	// First version, or nothing to deliver: the stable track runs the spec.
-	if neverStarted(obs) || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming && !restoring {
+	if neverStarted(obs) || backToStable || obs.StableRevision == obs.DesiredRevision && p.st.Phase != msv1.RolloutPhasePromoting && !resuming && !restoring {
 		// Control values written while nothing is delivered (too late for
 		// the last rollout) are not requests for the next one.
 		p.st.HandledPromote, p.st.HandledPromoteFull = obs.Promote, obs.PromoteFull

@@ -59,8 +59,8 @@ help: ## Show this help.
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./internal/..." paths="./cmd/..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crdtrim config/crd/bases/apps.msvc.dev_microservices.yaml
-	cp config/crd/bases/apps.msvc.dev_microservices.yaml charts/msvc-operator/crds/
-	cp config/crd/bases/apps.msvc.dev_microservices.yaml pkg/msvctest/crds/
+	cp config/crd/bases/apps.msvc.dev_microservices.yaml config/crd/bases/apps.msvc.dev_analysistemplates.yaml charts/msvc-operator/crds/
+	cp config/crd/bases/apps.msvc.dev_microservices.yaml config/crd/bases/apps.msvc.dev_analysistemplates.yaml pkg/msvctest/crds/
 	cp config/rbac/role.yaml charts/msvc-operator/files/manager-role.yaml
 
 .PHONY: generate

@@ -36,10 +36,10 @@ var (
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
-// addKnownTypes adds Microservice and MicroserviceList to s, with the
+// addKnownTypes adds the Microservice and AnalysisTemplate kinds to s, with the
 // metav1 types (options, status, watch events) every group version has.
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Microservice{}, &MicroserviceList{})
+	s.AddKnownTypes(GroupVersion, &Microservice{}, &MicroserviceList{}, &AnalysisTemplate{}, &AnalysisTemplateList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -59,7 +59,8 @@ type Rollout struct {
 
 // Canary is a list of steps run in order for every new version, and the
 // metric analysis that the steps can run.
-// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.analysis)) || has(self.analysis)",message="spec.rollout.canary.analysis is required when a step runs an analysis"
+// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.analysis)) || has(self.analysis) || has(self.analysisTemplate)",message="spec.rollout.canary.analysis (or analysisTemplate) is required when a step runs an analysis"
+// +kubebuilder:validation:XValidation:rule="!(has(self.analysis) && has(self.analysisTemplate))",message="spec.rollout.canary sets both analysis and analysisTemplate: keep one"
 type Canary struct {
 	// steps are run in order. When the last step is done, the new version is promoted.
 	// +kubebuilder:validation:MaxItems=64
@@ -72,6 +73,12 @@ type Canary struct {
 	// analysis is how the canary is judged by its metrics.
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// analysisTemplate uses an AnalysisTemplate of the namespace instead of
+	// an analysis of its own, with arguments. Set analysis or
+	// analysisTemplate, not both.
+	// +optional
+	AnalysisTemplate *AnalysisTemplateRef `json:"analysisTemplate,omitempty"`
 
 	// trafficRouting is how the canary's weights reach callers. GatewayAPI
 	// (the default) sets them on the HTTPRoute of spec.route, and the Service

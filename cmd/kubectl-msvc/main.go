@@ -19,6 +19,7 @@ limitations under the License.
 //	kubectl msvc get NAME [--watch]
 //	kubectl msvc plan -f FILE [--offline]
 //	kubectl msvc set image NAME IMAGE
+//	kubectl msvc undo NAME
 //	kubectl msvc promote NAME [--full]
 //	kubectl msvc abort|retry|pause|resume NAME
 //	kubectl msvc graph [--output dot]
@@ -53,6 +54,8 @@ Commands:
                          and the steps, weights and pods of the rollout it would start, without
                          applying anything (--offline: without reading the cluster)
   set image NAME IMAGE   set spec.image, which starts a rollout (keep a Git-synced image in Git)
+  undo NAME              set spec.image back to the previous version's (the stable track's during a
+                         canary, else the one the last promotion replaced); other spec changes stay
   promote NAME [--full]  end the current pause (--full: skip the remaining steps)
   abort NAME             move all traffic back to stable and remove the canary
   retry NAME             start an aborted or rolled-back rollout again
@@ -185,6 +188,17 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("microservice/%s: image set to %s\n", positional[1], positional[2])
+		return nil
+	case "undo":
+		n, err := name()
+		if err != nil {
+			return err
+		}
+		previous, err := kubectlmsvc.Undo(ctx, c, namespace, n)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("microservice/%s: image set back to %s\n", n, previous)
 		return nil
 	case "graph":
 		return kubectlmsvc.Graph(ctx, c, namespace, output == "dot", os.Stdout)

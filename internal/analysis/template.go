@@ -36,6 +36,8 @@ type QueryVars struct {
 	// Interval is the rate window, a Prometheus duration such as "60s"
 	// (see RateWindow).
 	Interval string
+	// Args are an AnalysisTemplate's arguments, as {{ .Args.<name> }}.
+	Args map[string]string
 }
 
 // sampleQueryVars are used by ValidateQueryTemplate.
@@ -133,6 +135,16 @@ func escapeQueryVars(vars QueryVars, escape func(string) (string, error)) (Query
 			return QueryVars{}, fmt.Errorf("query variable %s: %w", f.name, err)
 		}
 		*f.out = s
+	}
+	if vars.Args != nil {
+		out.Args = make(map[string]string, len(vars.Args))
+		for k, v := range vars.Args {
+			s, err := escape(v)
+			if err != nil {
+				return QueryVars{}, fmt.Errorf("argument %s: %w", k, err)
+			}
+			out.Args[k] = s
+		}
 	}
 	return out, nil
 }

@@ -203,4 +203,55 @@ var _ = Describe("Canary analysis through the metrics backends of spec.rollout.c
 			HaveField("Message", ContainSubstring("error-rate=0.02"))))
 		Expect(web.seen()).To(ContainElements(`errors{ns="`+worse+`",track="canary"}`, `errors{ns="`+worse+`",track="stable"}`))
 	})
+
+	It("runs an AnalysisTemplate of the namespace with the Microservice's arguments, and says what is wrong with one it cannot use", func() {
+		ns := newNamespace()
+		template := &msv1.AnalysisTemplate{}
+		template.Name, template.Namespace = "success-rate", ns
+		template.Spec = msv1.AnalysisTemplateSpec{
+			Args: []msv1.AnalysisArg{{Name: "service"}, {Name: "floor", Value: ptr.To("0.99")}},
+			Analysis: msv1.Analysis{
+				Interval: &metav1.Duration{Duration: time.Second}, Count: ptr.To[int32](2),
+				Provider: &msv1.MetricProvider{Web: &msv1.WebProvider{
+					URL: webAPI.URL + "/value?q={{ .Query }}", JSONPath: "{.data.value}",
+					Headers: []msv1.HTTPHeader{{Name: "X-Api-Key", Value: "team-shop"}},
+				}},
+				Metrics: []msv1.Metric{{
+					Name: "success-rate", Query: `success{service="{{ .Args.service }}",ns="{{ .Namespace }}",track="{{ .Track }}"}`,
+					SuccessCondition: msv1.SuccessCondition{Min: ptr.To("0.99")},
+				}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, template)).To(Succeed())
+		web.set(`success{service="shop-checkout",ns="`+ns+`",track="canary"}`, 0.999)
+		using := func(ns string, args ...msv1.AnalysisArg) *msv1.Microservice {
+			ms := withCanary(withRoute(checkout(ns)), weightStep(25), msv1.CanaryStep{Analysis: &msv1.AnalysisStep{}}, weightStep(50))
+			ms.Spec.Rollout.Canary.AnalysisTemplate = &msv1.AnalysisTemplateRef{Name: "success-rate", Args: args}
+			return ms
+		}
+		ms := using(ns, msv1.AnalysisArg{Name: "service", Value: ptr.To("shop-checkout")})
+		startCanaryWithReadyPods(ms)
+		Eventually(rolloutStatus(ms), 30*time.Second, interval).Should(HaveField("Phase", msv1.RolloutPhasePromoting))
+		Expect(rolloutStatus(ms)().Analysis.Metrics).To(ContainElement(And(HaveField("Name", "success-rate"), HaveField("Value", "0.999"))))
+
+		By("an argument without a value pauses the analysis with the reason")
+		other := newNamespace()
+		copied := template.DeepCopy()
+		copied.ResourceVersion, copied.Namespace = "", other
+		Expect(k8sClient.Create(ctx, copied)).To(Succeed())
+		unset := using(other)
+		startCanaryWithReadyPods(unset)
+		Eventually(rolloutStatus(unset), 30*time.Second, interval).Should(And(
+			HaveField("Phase", msv1.RolloutPhasePaused),
+			HaveField("Analysis.Metrics", ContainElement(HaveField("Message",
+				"AnalysisTemplate success-rate needs a value for service in spec.rollout.canary.analysisTemplate.args")))))
+
+		By("a template that does not exist pauses it too")
+		missing := newNamespace()
+		none := using(missing, msv1.AnalysisArg{Name: "service", Value: ptr.To("x")})
+		startCanaryWithReadyPods(none)
+		Eventually(rolloutStatus(none), 30*time.Second, interval).Should(And(
+			HaveField("Phase", msv1.RolloutPhasePaused),
+			HaveField("Analysis.Metrics", ContainElement(HaveField("Message", ContainSubstring("AnalysisTemplate "+missing+"/success-rate (spec.rollout.canary.analysisTemplate) does not exist"))))))
+	})
 })

@@ -62,7 +62,8 @@ func CacheOptions() cache.Options {
 		// Gateway API may come later.
 		DefaultTransform: trimCached,
 		ByObject: map[client.Object]cache.ByObject{
-			&msv1.Microservice{}: {Label: labels.Everything()},
+			&msv1.Microservice{}:     {Label: labels.Everything()},
+			&msv1.AnalysisTemplate{}: {Label: labels.Everything()},
 			// Metadata only: the operator hashes versions, never reads data.
 			metadataOf("ConfigMap"): {Label: labels.Everything()},
 			metadataOf("Secret"):    {Label: labels.Everything()},

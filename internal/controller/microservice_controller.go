@@ -394,6 +394,9 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, dependencyIndex, indexDependencies); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &msv1.Microservice{}, analysisTemplateIndex, indexAnalysisTemplate); err != nil {
+		return err
+	}
 	// The status fence forgets a write once the cache has it.
 	informer, err := mgr.GetCache().GetInformer(context.Background(), &msv1.Microservice{})
 	if err != nil {
@@ -426,6 +429,8 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 		// is all a rollout needs to know.
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing("ConfigMap"))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Secret"))).
+		// A changed AnalysisTemplate changes the analyses that use it.
+		Watches(&msv1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate)).
 		// A finished analysis measurement wakes its Microservice.
 		WatchesRawSource(analysesDone).
 		WithOptions(opts).

@@ -69,6 +69,10 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		return nil
 	}
 
+	ca, err := r.resolveCanary(ctx, ms)
+	if err != nil {
+		return err
+	}
 	canary := &appsv1.Deployment{}
 	canaryFound, err := r.getLive(ctx, ms, builder.CanaryDeploymentName(ms), canary)
 	if err != nil {
@@ -103,12 +107,13 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		}
 		o.CanaryProgressDeadlineExceeded = progressDeadlineExceeded(canary)
 	}
-	if rollout.MeasurementDue(ms.Spec.Rollout.Canary, ms.Status.Rollout, o.Now) {
+	if rollout.MeasurementDue(ca.canary, ms.Status.Rollout, o.Now) {
 		// The measurement runs off the reconcile workers; the reconcile
 		// its end triggers plans with its result.
 		measured, revision := ms.DeepCopy(), o.DesiredRevision
+		measured.Spec.Rollout.Canary = ca.canary
 		o.Measurement, o.Measuring = r.analyses.measurement(ms, analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
-			return r.measure(ctx, measured, revision)
+			return r.measure(ctx, measured, revision, ca.args, ca.err)
 		})
 	} else {
 		r.analyses.forget(client.ObjectKeyFromObject(ms))
@@ -126,7 +131,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 			}
 		}
 	}
-	obs.plan = rollout.Plan(ms.Spec.Rollout.Canary, ms.Status.Rollout, o)
+	obs.plan = rollout.Plan(ca.canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
 	return nil
 }
@@ -155,7 +160,16 @@ func rolledOut(d *appsv1.Deployment) bool {
 // measure queries every metric of the analysis once for the canary track
 // (and for the stable track too, for a metric judged relative to it), all
 // at once, each within the analysis timeout.
-func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string) *rollout.Measurement {
+//
+// ms carries the analysis to run (its own, or its template's, with args);
+// templateErr says why the template cannot be used, and makes the
+// measurement Inconclusive with that message.
+func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string, args map[string]string, templateErr error) *rollout.Measurement {
+	if templateErr != nil {
+		return &rollout.Measurement{Phase: rollout.PhaseInconclusive, Metrics: []msv1.MetricResult{{
+			Name: "analysisTemplate", Phase: string(analysis.PhaseInconclusive), Message: templateErr.Error(),
+		}}}
+	}
 	a := ms.Spec.Rollout.Canary.Analysis
 	var sinceStep time.Duration
 	if st := ms.Status.Rollout; st != nil && st.StepStartedAt != nil {
@@ -168,7 +182,7 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	}
 	tracks := map[string]trackQuery{}
 	for _, track := range []string{builder.TrackCanary, builder.TrackStable} {
-		vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: track, Revision: revision, Interval: window}
+		vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: track, Revision: revision, Interval: window, Args: args}
 		q := trackQuery{vars: vars, target: analysis.Target{
 			Namespace: ms.Namespace, Service: builder.TrackServiceName(ms, track), Workload: builder.CanaryDeploymentName(ms), Window: window,
 		}}

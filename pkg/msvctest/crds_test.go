@@ -37,8 +37,8 @@ func TestEmbeddedCRDsAreCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 5 {
-		t.Errorf("%d embedded CRDs, want the Microservice CRD and 4 of the Gateway API", len(files))
+	if len(files) != 6 {
+		t.Errorf("%d embedded CRDs, want the Microservice and AnalysisTemplate CRDs and 4 of the Gateway API", len(files))
 	}
 	for _, f := range files {
 		source := filepath.Join("..", "..", "config", "crd", "bases", f.Name())

@@ -61,8 +61,8 @@ import (
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 )
 
-// crds are the Microservice CRD (copied from config/crd/bases by make
-// manifests) and the Gateway API's standard CRDs that the operator uses
+// crds are the Microservice and AnalysisTemplate CRDs (copied from
+// config/crd/bases by make manifests) and the Gateway API's standard CRDs that the operator uses
 // (GatewayClass, Gateway, HTTPRoute, ReferenceGrant), at the version the
 // operator is built against.
 //

@@ -162,11 +162,12 @@ func TestValues(t *testing.T) {
 }
 
 // TestGeneratedFilesAreCurrent checks that the chart ships what make
-// manifests generates: the CRD, and the ClusterRole's rules without wildcards.
+// manifests generates: the CRDs, and the ClusterRole's rules without wildcards.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	for chartFile, generated := range map[string]string{
-		"../crds/apps.msvc.dev_microservices.yaml": "../../../config/crd/bases/apps.msvc.dev_microservices.yaml",
-		"../files/manager-role.yaml":               "../../../config/rbac/role.yaml",
+		"../crds/apps.msvc.dev_microservices.yaml":     "../../../config/crd/bases/apps.msvc.dev_microservices.yaml",
+		"../crds/apps.msvc.dev_analysistemplates.yaml": "../../../config/crd/bases/apps.msvc.dev_analysistemplates.yaml",
+		"../files/manager-role.yaml":                   "../../../config/rbac/role.yaml",
 	} {
 		a, err := os.ReadFile(chartFile)
 		if err != nil {

@@ -55,7 +55,8 @@ func TestAdmission(t *testing.T) {
 	t.Run("every shipped manifest", func(t *testing.T) {
 		files, _ := filepath.Glob("../../samples/*/*.yaml")
 		more, _ := filepath.Glob("../../config/samples/apps_*.yaml")
-		files = append(files, more...)
+		templates, _ := filepath.Glob("../../config/analysistemplates/*.yaml")
+		files = append(append(files, more...), templates...)
 		if len(files) < 10 {
 			t.Fatalf("found only %d manifests", len(files))
 		}

@@ -80,16 +80,7 @@ var _ = Describe("Canary analysis through the metrics backends of spec.rollout.c
 		webAPI  *httptest.Server
 	)
 	BeforeAll(func() {
-		bin, err := promserver.Find()
-		Expect(err).NotTo(HaveOccurred())
-		ratios = &successRatios{values: map[string]float64{}}
-		exporter := httptest.NewServer(ratios)
-		DeferCleanup(exporter.Close)
-		u, err := url.Parse(exporter.URL)
-		Expect(err).NotTo(HaveOccurred())
-		prom, err = promserver.Start(bin, GinkgoT().TempDir(), u.Host)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(prom.Stop)
+		ratios, prom = startRatiosPrometheus()
 		// A multi-tenant front of the real Prometheus, as Mimir or Cortex
 		// are: a query without its tenant header is refused.
 		target, err := url.Parse(prom.URL)

@@ -59,23 +59,28 @@ func (s *successRatios) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
+// startRatiosPrometheus starts a real Prometheus that scrapes a
+// successRatios exporter, both stopped when the container ends.
+func startRatiosPrometheus() (*successRatios, *promserver.Server) {
+	bin, err := promserver.Find()
+	Expect(err).NotTo(HaveOccurred())
+	ratios := &successRatios{values: map[string]float64{}}
+	exporter := httptest.NewServer(ratios)
+	DeferCleanup(exporter.Close)
+	u, err := url.Parse(exporter.URL)
+	Expect(err).NotTo(HaveOccurred())
+	prom, err := promserver.Start(bin, GinkgoT().TempDir(), u.Host)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(prom.Stop)
+	return ratios, prom
+}
+
 var _ = Describe("Canary analysis against a real Prometheus", Ordered, func() {
 	var (
 		ratios *successRatios
 		prom   *promserver.Server
 	)
-	BeforeAll(func() {
-		bin, err := promserver.Find()
-		Expect(err).NotTo(HaveOccurred())
-		ratios = &successRatios{values: map[string]float64{}}
-		exporter := httptest.NewServer(ratios)
-		DeferCleanup(exporter.Close)
-		u, err := url.Parse(exporter.URL)
-		Expect(err).NotTo(HaveOccurred())
-		prom, err = promserver.Start(bin, GinkgoT().TempDir(), u.Host)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(prom.Stop)
-	})
+	BeforeAll(func() { ratios, prom = startRatiosPrometheus() })
 
 	analysed := func(ns string) *msv1.Microservice {
 		ms := withCanary(withRoute(checkout(ns)), weightStep(25), msv1.CanaryStep{Analysis: &msv1.AnalysisStep{}}, weightStep(50))

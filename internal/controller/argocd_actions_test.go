@@ -67,9 +67,10 @@ var _ = Describe("Argo CD resource actions", func() {
 
 		By("promote: past the first gate to 50%")
 		run(ms, "promote")
+		// The canary's pods become ready (not playWorld: it promotes gates).
 		deliverStep := func(step int32) {
 			Eventually(func() msv1.RolloutStatus {
-				playWorld(ms)
+				playDeployment(canaryKey(ms))
 				return rolloutStatus(ms)()
 			}, timeout, interval).Should(And(HaveField("Phase", msv1.RolloutPhasePaused), HaveField("CurrentStep", HaveValue(Equal(step)))))
 		}

@@ -422,12 +422,19 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		Eventually(func() error {
 			ms := getWeb()
 			ms.Spec.Image = "example.com/web:v4"
-			ms.Spec.Rollout.Canary.Matches = []msv1.CanaryMatch{{Headers: []msv1.HeaderMatch{{Name: "X-Canary", Value: "always"}}}}
+			ms.Spec.Rollout.Canary.Matches = []msv1.CanaryMatch{
+				{Headers: []msv1.HeaderMatch{{Name: "X-Canary", Value: "always"}}},
+				{Cookie: &msv1.CookieMatch{Name: "canary", Value: "yes"}},
+			}
 			ms.Spec.Rollout.Canary.Steps = []msv1.CanaryStep{{SetWeight: ptr.To[int32](20)}, {Pause: &msv1.PauseStep{}}}
 			return k8s.Update(ctx, ms)
 		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 		users := startTraffic(host, rate, 3*time.Minute)
 		testers := startTrafficWith(host, 20, 3*time.Minute, http.Header{"X-Canary": {"always"}})
+		// The cookie among others: the route matches it with a regular expression on Cookie.
+		cookies := startTrafficWith(host, 20, 3*time.Minute, http.Header{"Cookie": {"session=42; canary=yes; theme=dark"}})
+		// A cookie whose name only ends like it must not match.
+		lookalikes := startTrafficWith(host, 20, 3*time.Minute, http.Header{"Cookie": {"mycanary=yes"}})
 		Eventually(func() msv1.RolloutPhase {
 			ms := getWeb()
 			if ms.Status.Rollout == nil || ptr.Deref(ms.Status.Rollout.CurrentStep, 0) != 1 {
@@ -440,11 +447,16 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		time.Sleep(1500 * time.Millisecond) // Traefik applies the route
 		from := time.Now()
 		time.Sleep(6 * time.Second)
-		tested, used := testers.rec.Window(from, time.Now()), users.rec.Window(from, time.Now())
-		AddReportEntry("canary match at weight 20", fmt.Sprintf("testers: %d answered, %.1f%% from v4; users: %d answered, %.1f%% from v4",
-			tested.Answered(), 100*tested.Share("v4"), used.Answered(), 100*used.Share("v4")))
+		now := time.Now()
+		tested, used := testers.rec.Window(from, now), users.rec.Window(from, now)
+		cookied, alike := cookies.rec.Window(from, now), lookalikes.rec.Window(from, now)
+		AddReportEntry("canary match at weight 20", fmt.Sprintf("header testers: %d answered, %.1f%% from v4; cookie testers: %d, %.1f%%; look-alike cookie: %d, %.1f%%; users: %d answered, %.1f%% from v4",
+			tested.Answered(), 100*tested.Share("v4"), cookied.Answered(), 100*cookied.Share("v4"), alike.Answered(), 100*alike.Share("v4"), used.Answered(), 100*used.Share("v4")))
 		Expect(tested.Answered()).To(BeNumerically(">=", 80))
 		Expect(tested.Share("v4")).To(Equal(1.0), "every tester request reached the canary: %+v", tested)
+		Expect(cookied.Answered()).To(BeNumerically(">=", 80))
+		Expect(cookied.Share("v4")).To(Equal(1.0), "every request with the cookie reached the canary: %+v", cookied)
+		Expect(alike.Share("v4")).To(BeNumerically("<", 0.5), "a look-alike cookie gets the weight, not the canary: %+v", alike)
 		Expect(math.Abs(100*used.Share("v4")-20)).To(BeNumerically("<=", 6), "users get the weight: %+v", used)
 
 		By("promoted: the match rule goes, and no request fails on the way")
@@ -462,6 +474,8 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		Expect(k8s.Get(ctx, tkey("web"), r)).To(Succeed())
 		Expect(r.Spec.Rules).To(HaveLen(1), "only the weighted rule is left")
 		testersAll, usersAll := testers.stop(), users.stop()
+		cookies.stop()
+		lookalikes.stop()
 		AddReportEntry("canary match, whole run", fmt.Sprintf("testers %+v; users %+v", testersAll, usersAll))
 		Expect(failed(testersAll)).To(BeZero(), "%+v", testersAll)
 		Expect(failed(usersAll)).To(BeZero(), "%+v", usersAll)

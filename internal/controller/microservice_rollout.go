@@ -123,12 +123,9 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	}
 	// Around a promotion the stable track may run another template than
 	// the stable revision's: is that one saved, to go back to?
-	if prev := ms.Status.Rollout; prev != nil && stableFound && prev.StableRevision != "" && o.StableRevision != prev.StableRevision {
-		switch prev.Phase {
-		case msv1.RolloutPhasePromoting, msv1.RolloutPhaseAborted, msv1.RolloutPhaseRolledBack:
-			if o.StableSaved, err = r.stableTemplateSaved(ctx, ms, prev.StableRevision); err != nil {
-				return err
-			}
+	if prev := ms.Status.Rollout; prev != nil && stableFound && prev.StableRevision != "" && o.StableRevision != prev.StableRevision && prev.Phase != msv1.RolloutPhaseSucceeded {
+		if o.StableSaved, err = r.stableTemplateSaved(ctx, ms, prev.StableRevision); err != nil {
+			return err
 		}
 	}
 	obs.plan = rollout.Plan(ca.canary, ms.Status.Rollout, o)

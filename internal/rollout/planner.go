@@ -464,13 +464,16 @@ func (p *planner) plan() {
 	switch p.st.Phase {
 	case msv1.RolloutPhaseAborted, msv1.RolloutPhaseRolledBack:
 		p.removeCanary()
-		if p.restorePending() {
-			p.restoreStable = p.st.StableRevision
-		}
 	case msv1.RolloutPhasePromoting:
 		p.promote()
 	default:
 		p.runSteps()
+	}
+	// An interrupted promotion's template comes off the stable track in
+	// whatever phase the controls left: a retry in the same reconcile as
+	// the abort runs the canary again beside the restored stable revision.
+	if p.restorePending() {
+		p.restoreStable = p.st.StableRevision
 	}
 }
 
@@ -739,7 +742,7 @@ func (p *planner) rollBack(i int, message, why string) {
 // the stable Deployment on another revision than the stable one, and the
 // stable revision's template is saved to give it back.
 func (p *planner) restorePending() bool {
-	return (p.st.Phase == msv1.RolloutPhaseAborted || p.st.Phase == msv1.RolloutPhaseRolledBack) &&
+	return p.st.Phase != msv1.RolloutPhasePromoting && p.st.Phase != msv1.RolloutPhaseSucceeded &&
 		p.st.StableRevision != "" && p.obs.StableRevision != p.st.StableRevision && p.obs.StableSaved
 }
 

@@ -95,15 +95,12 @@ func (r *MicroserviceReconciler) resolveCanary(ctx context.Context, ms *msv1.Mic
 		return canaryAnalysis{}, fmt.Errorf("reading AnalysisTemplate %s/%s: %w", ms.Namespace, ref.Name, err)
 	}
 	resolved.Analysis = t.Spec.Analysis.DeepCopy()
-	args := map[string]string{}
+	args, declared := map[string]string{}, map[string]bool{}
 	for _, a := range t.Spec.Args {
+		declared[a.Name] = true
 		if a.Value != nil {
 			args[a.Name] = *a.Value
 		}
-	}
-	declared := map[string]bool{}
-	for _, a := range t.Spec.Args {
-		declared[a.Name] = true
 	}
 	var unknown, missing []string
 	for _, a := range ref.Args {

@@ -177,8 +177,16 @@ func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microserv
 	if impl == "" {
 		impl = analysis.Implementation(r.DefaultGatewayImplementation)
 	}
+	// The stable track is measured only for metrics judged relative to it.
+	measured := []string{builder.TrackCanary}
+	for _, m := range a.Metrics {
+		if m.SuccessCondition.RelativeTo == msv1.RelativeToStable {
+			measured = append(measured, builder.TrackStable)
+			break
+		}
+	}
 	tracks := map[string]trackQuery{}
-	for _, track := range []string{builder.TrackCanary, builder.TrackStable} {
+	for _, track := range measured {
 		vars := analysis.QueryVars{Name: ms.Name, Namespace: ms.Namespace, Track: track, Revision: revision, Interval: window, Args: args}
 		q := trackQuery{vars: vars, target: analysis.Target{
 			Namespace: ms.Namespace, Service: builder.TrackServiceName(ms, track), Workload: builder.CanaryDeploymentName(ms), Window: window,

@@ -128,6 +128,111 @@ type Canary struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))",message="spec.rollout.canary.progressDeadline must be from 1s to 24h"
 	// +optional
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// webhooks are HTTP calls at points of the rollout. Gates hold it until
+	// their receiver answers 2xx: confirm-rollout before the canary starts,
+	// confirm-traffic-increase before each weight increase,
+	// confirm-promotion before the promotion. Checks roll it back when
+	// their receiver keeps failing: pre-rollout once the canary has ready
+	// pods and before it gets traffic, rollout after each setWeight step
+	// (load tests). A rollback hook rolls the canary back as soon as its
+	// receiver answers 2xx, and post-rollout hooks hear of the outcome. The
+	// request is Flagger's webhook payload, so Flagger's load tester and
+	// existing receivers work unchanged.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+}
+
+// WebhookType is the point of a rollout at which a webhook is called, named
+// as Flagger names it.
+// +kubebuilder:validation:Enum=confirm-rollout;pre-rollout;confirm-traffic-increase;rollout;confirm-promotion;post-rollout;rollback
+type WebhookType string
+
+const (
+	// WebhookConfirmRollout holds a new version before its canary starts
+	// until the receiver answers 2xx.
+	WebhookConfirmRollout WebhookType = "confirm-rollout"
+	// WebhookPreRollout is called once the canary has a ready pod and
+	// before it gets traffic; failing more often than retries allows rolls
+	// the canary back.
+	WebhookPreRollout WebhookType = "pre-rollout"
+	// WebhookConfirmTrafficIncrease holds each weight increase until the
+	// receiver answers 2xx.
+	WebhookConfirmTrafficIncrease WebhookType = "confirm-traffic-increase"
+	// WebhookRollout is called after each setWeight step has moved traffic,
+	// before the next step; failing more often than retries allows rolls
+	// the canary back. Load tests start here.
+	WebhookRollout WebhookType = "rollout"
+	// WebhookConfirmPromotion holds the promotion, once every step has
+	// passed, until the receiver answers 2xx.
+	WebhookConfirmPromotion WebhookType = "confirm-promotion"
+	// WebhookPostRollout is called once the rollout has ended: promoted,
+	// rolled back or aborted. Its answer changes nothing.
+	WebhookPostRollout WebhookType = "post-rollout"
+	// WebhookRollback is asked while the canary runs; a 2xx answer rolls
+	// the canary back.
+	WebhookRollback WebhookType = "rollback"
+)
+
+// Webhook is one HTTP call at a point of the rollout: a POST of Flagger's
+// JSON payload (name, namespace, phase, checksum, metadata, plus type).
+type Webhook struct {
+	// name identifies the webhook in the status and in events.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// type is the point of the rollout at which it is called:
+	// confirm-rollout, pre-rollout, confirm-traffic-increase, rollout,
+	// confirm-promotion, post-rollout or rollback.
+	// +required
+	Type WebhookType `json:"type"`
+
+	// url is where the payload is POSTed: an http or https URL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="spec.rollout.canary.webhooks[].url must be an http:// or https:// URL with a host, for example http://flagger-loadtester.test/"
+	// +required
+	URL string `json:"url"`
+
+	// timeout bounds each call. Defaults to 10s; from 1s to 5m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.webhooks[].timeout must be a duration such as 10s or 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="spec.rollout.canary.webhooks[].timeout must be from 1s to 5m"
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// interval is how long after a call that did not pass the webhook is
+	// called again: a gate that said no, a check that failed with retries
+	// left, a rollback hook that said no. Defaults to 10s; from 1s to 1h.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.webhooks[].interval must be a duration such as 10s or 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('1h'))",message="spec.rollout.canary.webhooks[].interval must be from 1s to 1h"
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// retries is how many failed calls of a pre-rollout, rollout or
+	// post-rollout webhook are tried again before it counts as failed (a
+	// failed pre-rollout or rollout webhook rolls the canary back).
+	// Defaults to 2; gates and rollback hooks are asked until the rollout
+	// moves on.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	Retries *int32 `json:"retries,omitempty"`
+
+	// metadata is sent as the payload's metadata: Flagger's load tester
+	// reads its command from metadata.cmd and the command type from
+	// metadata.type.
+	// +kubebuilder:validation:MaxProperties=32
+	// +optional
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // CanaryStep is one step of a canary: exactly one of setWeight, pause and analysis.
@@ -563,6 +668,14 @@ type RolloutStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
+	// webhooks are the state of this attempt's webhooks: which are to be
+	// called, which passed, failed or wait for another call.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Webhooks []WebhookStatus `json:"webhooks,omitempty"`
+
 	// handledPromote is the value of the promote annotation last acted on.
 	// +optional
 	HandledPromote string `json:"handledPromote,omitempty"`
@@ -599,6 +712,49 @@ type AnalysisStatus struct {
 	// +listMapKey=name
 	// +optional
 	Metrics []MetricResult `json:"metrics,omitempty"`
+}
+
+// WebhookPhase is where a webhook of the current attempt is.
+type WebhookPhase string
+
+const (
+	// WebhookPending means the webhook is to be called (again, after a
+	// failure with retries left, once interval has passed).
+	WebhookPending WebhookPhase = "Pending"
+	// WebhookWaiting means a gate or rollback hook answered no; it is
+	// asked again once interval has passed.
+	WebhookWaiting WebhookPhase = "Waiting"
+	// WebhookSucceeded means the receiver answered 2xx.
+	WebhookSucceeded WebhookPhase = "Succeeded"
+	// WebhookFailed means a check failed more often than its retries allow.
+	WebhookFailed WebhookPhase = "Failed"
+)
+
+// WebhookStatus is the state of one webhook in the current attempt.
+type WebhookStatus struct {
+	// name is the webhook's name in spec.rollout.canary.webhooks.
+	// +required
+	Name string `json:"name"`
+	// type is the webhook's type.
+	// +required
+	Type WebhookType `json:"type"`
+	// step is the step a rollout or confirm-traffic-increase webhook was
+	// called for.
+	// +optional
+	Step *int32 `json:"step,omitempty"`
+	// phase is Pending, Waiting, Succeeded or Failed.
+	// +required
+	Phase WebhookPhase `json:"phase"`
+	// attempts counts the calls made for this step.
+	// +optional
+	Attempts int32 `json:"attempts"`
+	// lastCalledAt is when the last call answered.
+	// +optional
+	LastCalledAt *metav1.Time `json:"lastCalledAt,omitempty"`
+	// message is the last answer: the HTTP status and the start of the
+	// body, or why the call failed.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // MetricResult is one metric's value in a measurement.

@@ -228,6 +228,29 @@ func decodeScenario(data []byte) *scenario {
 		sc.measurements += string("SFI"[b%3])
 	}
 	sc.measureDefault = "SFI"[r.next()%3]
+	// One scenario in four (by the clock's byte again) has a webhook of
+	// every type; each answers by the measurement outcomes, shifted per
+	// webhook: S or I is a yes, F a no (the rollback hook: F is a yes).
+	if clockByte/24%4 == 3 {
+		types := []msv1.WebhookType{msv1.WebhookConfirmRollout, msv1.WebhookPreRollout, msv1.WebhookConfirmTrafficIncrease,
+			msv1.WebhookRollout, msv1.WebhookConfirmPromotion, msv1.WebhookPostRollout, msv1.WebhookRollback}
+		sc.webhookAnswers = map[string]string{}
+		outcomes := sc.measurements + string(sc.measureDefault)
+		for i, t := range types {
+			w := webhook(fmt.Sprintf("hook%d", i), t)
+			w.Retries = ptr.To(int32(i % 3))
+			c.Webhooks = append(c.Webhooks, w)
+			answers := ""
+			for j := range outcomes {
+				yes := outcomes[(j+i)%len(outcomes)] != 'F'
+				if t == msv1.WebhookRollback {
+					yes = !yes
+				}
+				answers += map[bool]string{true: "Y", false: "N"}[yes]
+			}
+			sc.webhookAnswers[w.Name] = answers
+		}
+	}
 
 	// Control annotation values are written in time order, the way
 	// $(date +%s) makes them: mostly a new value, sometimes the one already
@@ -317,5 +340,31 @@ func fuzzChecks(s *sim, r tickRecord) {
 	}
 	if d.RequeueAfter > 24*time.Hour {
 		s.inv.fail(r, "requeue within a day", "requeue %s", d.RequeueAfter)
+	}
+	webhookGatesHold(s, r)
+}
+
+// webhookGatesHold checks, when the canary has webhooks, that its traffic
+// rose only past them: a rise of the step weight needs confirm-rollout and
+// pre-rollout answered yes in this attempt, and confirm-traffic-increase
+// answered yes for the step whose weight it is.
+func webhookGatesHold(s *sim, r tickRecord) {
+	st, prev := r.d.Status, r.prev
+	if len(s.sc.canary.Webhooks) == 0 || prev == nil || st.CanaryWeight <= prev.CanaryWeight {
+		return
+	}
+	for _, w := range s.sc.canary.Webhooks {
+		e := entry(&st, w.Name)
+		ok := e != nil && e.Phase == msv1.WebhookSucceeded
+		switch w.Type {
+		case msv1.WebhookConfirmRollout, msv1.WebhookPreRollout:
+		case msv1.WebhookConfirmTrafficIncrease:
+			ok = ok && e.Step != nil && int(*e.Step) < len(s.sc.canary.Steps) && ptr.Deref(s.sc.canary.Steps[*e.Step].SetWeight, -1) == st.CanaryWeight
+		default:
+			continue
+		}
+		if !ok {
+			s.inv.fail(r, "weight rises only past the webhook gates", "weight %d -> %d without the %s webhook's yes (%+v)", prev.CanaryWeight, st.CanaryWeight, w.Type, e)
+		}
 	}
 }

@@ -103,6 +103,13 @@ type Observation struct {
 	// which is more than the status says when the status write of the
 	// reconcile that raised it was lost.
 	RoutedCanaryWeight int32
+
+	// Webhooks are the answers of the webhook calls that WebhooksDue
+	// asked for and that have answered.
+	Webhooks []WebhookAnswer
+	// WebhookCalls names the webhooks whose calls run now, off the
+	// reconcile: their answers trigger the next reconcile.
+	WebhookCalls []string
 }
 
 // Dependencies is what the reconciler saw of the service's required
@@ -257,11 +264,12 @@ func Plan(c *msv1.Canary, prev *msv1.RolloutStatus, obs Observation) Decision {
 		p.st = *prev.DeepCopy()
 		p.prevWeight = prev.CanaryWeight
 	}
-	if p.gate() {
-		return p.decision()
+	p.applyWebhookAnswers()
+	if !p.gate() {
+		p.st.TrafficRouting = p.routing()
+		p.plan()
 	}
-	p.st.TrafficRouting = p.routing()
-	p.plan()
+	p.requeueForWebhooks()
 	return p.decision()
 }
 
@@ -545,6 +553,7 @@ func (p *planner) start() {
 	p.st.CurrentStep = ptr.To[int32](0)
 	p.st.StepStartedAt = p.now()
 	p.st.Analysis = nil
+	p.st.Webhooks = nil
 	// A measurement taken in this reconcile judged the previous attempt.
 	p.obs.Measurement, p.obs.Measuring = nil, false
 	p.st.Message = "Starting the canary"
@@ -562,6 +571,7 @@ func (p *planner) handleControls() {
 			p.st.Phase = msv1.RolloutPhaseAborted
 			p.st.Message = "Aborted by request; traffic is back on stable"
 			p.event(true, "RolloutAborted", "Rollout of revision %s aborted by request", p.st.CanaryRevision)
+			p.postRollout()
 		case msv1.RolloutPhasePromoting:
 			if !p.obs.StableSaved {
 				// The promotion began before the operator kept the
@@ -572,6 +582,7 @@ func (p *planner) handleControls() {
 			p.st.Phase = msv1.RolloutPhaseAborted
 			p.st.Message = "Aborted by request during the promotion; traffic is back on stable and the stable track goes back to revision " + p.st.StableRevision
 			p.event(true, "RolloutAborted", "Promotion of revision %s aborted by request; the stable track goes back to revision %s", p.st.CanaryRevision, p.st.StableRevision)
+			p.postRollout()
 		}
 	}
 	if obs.Retry != "" && obs.Retry != p.st.HandledRetry {
@@ -609,23 +620,48 @@ func (p *planner) nextStep() {
 	p.st.Phase = msv1.RolloutPhaseProgressing
 }
 
-// runSteps runs steps until one has to wait.
+// runSteps runs steps until one has to wait, with the webhooks around
+// them: the start's (see startWebhooks), confirm-traffic-increase before a
+// weight increase, rollout after a setWeight step, confirm-promotion after
+// the last step, and the rollback hooks throughout.
 func (p *planner) runSteps() {
+	if p.rollbackRequested() {
+		return
+	}
 	if p.obs.Paused {
 		p.st.Phase = msv1.RolloutPhasePaused
 		p.st.Message = "Paused by the " + msv1.PausedAnnotation + " annotation"
 		p.holdCanary()
 		return
 	}
+	if !p.startWebhooks() {
+		return
+	}
+	n := len(p.c.Steps)
 	for guard := 0; guard <= len(p.c.Steps); guard++ {
 		i := int(ptr.Deref(p.st.CurrentStep, 0))
+		step := ptr.To(int32(i))
 		if i >= len(p.c.Steps) {
+			if !p.webhooksPass(msv1.WebhookConfirmPromotion, nil, n-1, "before the promotion") {
+				p.holdCanary()
+				return
+			}
 			p.st.Phase = msv1.RolloutPhasePromoting
 			p.event(false, "RolloutPromoting", "All steps of revision %s passed; promoting it to stable", p.st.CanaryRevision)
 			p.promote()
 			return
 		}
-		if !p.runStep(i, p.c.Steps[i]) {
+		s := p.c.Steps[i]
+		if s.SetWeight != nil && *s.SetWeight > p.st.CanaryWeight &&
+			!p.webhooksPass(msv1.WebhookConfirmTrafficIncrease, step, i, fmt.Sprintf("step %d/%d, before the weight goes to %d%%", i+1, n, *s.SetWeight)) {
+			p.holdCanary()
+			return
+		}
+		if !p.runStep(i, s) {
+			return
+		}
+		if s.SetWeight != nil && !p.webhooksPass(msv1.WebhookRollout, step, i, fmt.Sprintf("step %d/%d, at %d%%", i+1, n, *s.SetWeight)) {
+			p.holdCanary()
 			return
 		}
 		p.nextStep()
@@ -735,6 +771,7 @@ func (p *planner) rollBack(i int, message, why string) {
 	p.st.Phase = msv1.RolloutPhaseRolledBack
 	p.st.Message = message
 	p.event(true, "RolloutRolledBack", "Revision %s rolled back at step %d/%d: %s", p.st.CanaryRevision, i+1, len(p.c.Steps), why)
+	p.postRollout()
 	p.removeCanary()
 }
 
@@ -846,6 +883,7 @@ func (p *planner) promote() {
 		return
 	}
 	p.event(false, "RolloutSucceeded", "Revision %s promoted to stable", p.st.CanaryRevision)
+	p.postRollout()
 	p.st.Phase = msv1.RolloutPhaseSucceeded
 	p.st.Message = "Revision " + p.st.CanaryRevision + " promoted"
 	p.st.StableRevision = p.st.CanaryRevision
@@ -887,6 +925,7 @@ func (p *planner) promotionDeadline() {
 	p.st.Phase = msv1.RolloutPhaseRolledBack
 	p.st.Message = "Rolled back during the promotion: " + why
 	p.event(true, "RolloutRolledBack", "Promotion of revision %s rolled back, the stable track goes back to revision %s: %s", p.st.CanaryRevision, p.st.StableRevision, why)
+	p.postRollout()
 	p.removeCanary()
 	p.restoreStable = p.st.StableRevision
 }

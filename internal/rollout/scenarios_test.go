@@ -751,5 +751,128 @@ func scenarios() []scenario {
 					}
 				}),
 		},
+		{
+			name: "webhook-gates",
+			doc: []string{
+				"Three gates and a post-rollout hook. confirm-rollout says no twice: the canary gets no",
+				"pod until it says yes. confirm-traffic-increase says no once before the first weight",
+				"and yes afterwards; confirm-promotion says no once. The post-rollout hook hears of the",
+				"promotion once, after the rollout Succeeded.",
+			},
+			canary: withWebhooks(canarySpec(nil, setWeight(25), pauseFor(time.Minute), setWeight(50)),
+				webhook("approve", msv1.WebhookConfirmRollout), webhook("more", msv1.WebhookConfirmTrafficIncrease),
+				webhook("ship", msv1.WebhookConfirmPromotion), webhook("tell", msv1.WebhookPostRollout)),
+			webhookAnswers:   map[string]string{"approve": "NN", "more": "N", "ship": "N"},
+			stableReplicas:   4,
+			stableReadyAfter: 1,
+			ticks:            20,
+			hooks:            []hook{atTick(1, specRevision("rev2"))},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0), gatesHold(), calledOnce("tell", msv1.RolloutPhaseSucceeded)),
+		},
+		{
+			name: "webhook-pre-rollout-fails",
+			doc: []string{
+				"A pre-rollout check (an acceptance test against the canary's Service) fails three",
+				"times with retries 2: the canary is rolled back before it ever got traffic, and the",
+				"post-rollout hook hears of the rollback.",
+			},
+			canary: withWebhooks(canarySpec(nil, setWeight(25), pauseFor(time.Minute)),
+				webhook("acceptance", msv1.WebhookPreRollout), webhook("tell", msv1.WebhookPostRollout)),
+			webhookAnswers: map[string]string{"acceptance": "NNN"},
+			stableReplicas: 4,
+			ticks:          12,
+			hooks:          []hook{atTick(1, specRevision("rev2"))},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0), calledOnce("tell", msv1.RolloutPhaseRolledBack),
+				func(s *sim, r tickRecord) {
+					if r.d.RouteWeight != 0 {
+						s.inv.fail(r, "scenario: no traffic before the pre-rollout check passed", "route weight %d", r.d.RouteWeight)
+					}
+				}),
+		},
+		{
+			name: "webhook-load-test-and-rollback",
+			doc: []string{
+				"A rollout webhook (a load test) is called after each weight step and must pass before",
+				"the next step; its first call fails and is retried. A rollback hook says no three",
+				"times, then yes during the pause: the canary is rolled back, traffic first.",
+			},
+			canary: withWebhooks(canarySpec(nil, setWeight(20), setWeight(40), pauseFor(10*time.Minute)),
+				webhook("load", msv1.WebhookRollout), webhook("oncall", msv1.WebhookRollback)),
+			webhookAnswers: map[string]string{"load": "N", "oncall": "NNNNNN"},
+			stableReplicas: 4,
+			ticks:          16,
+			hooks:          []hook{atTick(1, specRevision("rev2"))},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0),
+				func(s *sim, r tickRecord) {
+					st := r.d.Status
+					if r.prev != nil && stepOf(r.prev) >= 0 && stepOf(&st) > stepOf(r.prev) && int(stepOf(r.prev)) < 2 {
+						if e := entry(r.prev, "load"); e == nil || e.Phase != msv1.WebhookSucceeded {
+							if e2 := entry(&st, "load"); e2 == nil || e2.Phase != msv1.WebhookSucceeded || !sameStep(e2.Step, r.prev.CurrentStep) {
+								s.inv.fail(r, "scenario: a weight step ends only after its load test passed", "step %d -> %d", stepOf(r.prev)+1, stepOf(&st)+1)
+							}
+						}
+					}
+				}),
+		},
 	}
 }
+
+func webhook(name string, t msv1.WebhookType) msv1.Webhook {
+	return msv1.Webhook{Name: name, Type: t, URL: "http://hooks.test/" + name}
+}
+
+func withWebhooks(c *msv1.Canary, hooks ...msv1.Webhook) *msv1.Canary {
+	c.Webhooks = hooks
+	return c
+}
+
+func entry(st *msv1.RolloutStatus, name string) *msv1.WebhookStatus {
+	for i := range st.Webhooks {
+		if st.Webhooks[i].Name == name {
+			return &st.Webhooks[i]
+		}
+	}
+	return nil
+}
+
+// gatesHold checks that no canary pod runs before confirm-rollout said
+// yes, no weight rises before confirm-traffic-increase said yes for that
+// step, and no promotion starts before confirm-promotion said yes.
+func gatesHold() func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		st := r.d.Status
+		if st.CanaryRevision == "" {
+			return
+		}
+		if e := entry(&st, "approve"); (e == nil || e.Phase != msv1.WebhookSucceeded) && r.d.CanaryReplicas > 0 {
+			s.inv.fail(r, "scenario: no canary pod before confirm-rollout", "canary replicas %d", r.d.CanaryReplicas)
+		}
+		if r.prev != nil && st.CanaryWeight > r.prev.CanaryWeight {
+			e := entry(&st, "more")
+			if e == nil || e.Phase != msv1.WebhookSucceeded || e.Step == nil || ptr.Deref(s.sc.canary.Steps[*e.Step].SetWeight, -1) != st.CanaryWeight {
+				s.inv.fail(r, "scenario: no weight increase before confirm-traffic-increase", "weight %d -> %d", r.prev.CanaryWeight, st.CanaryWeight)
+			}
+		}
+		if st.Phase == msv1.RolloutPhasePromoting {
+			if e := entry(&st, "ship"); e == nil || e.Phase != msv1.WebhookSucceeded {
+				s.inv.fail(r, "scenario: no promotion before confirm-promotion", "promoting")
+			}
+		}
+	}
+}
+
+// calledOnce checks that the post-rollout webhook name is called exactly
+// once, after the rollout reached phase.
+func calledOnce(name string, phase msv1.RolloutPhase) func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		for _, a := range r.obs.Webhooks {
+			if a.Name == name && (r.prev == nil || r.prev.Phase != phase) {
+				s.inv.fail(r, "scenario: post-rollout after the outcome", "called in phase %s", r.prev.Phase)
+			}
+		}
+		if r.tick == s.sc.ticks-1 && s.called[name] != 1 {
+			s.inv.fail(r, "scenario: post-rollout called once", "called %d times", s.called[name])
+		}
+	}
+}
+

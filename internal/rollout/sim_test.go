@@ -169,7 +169,11 @@ type scenario struct {
 	// reconcile: the reconciles meanwhile see it running, and its answer
 	// triggers a reconcile. 0 answers within the reconcile that asks.
 	measureTakes time.Duration
-	ticks        int
+	// webhookAnswers scripts each webhook's answers in order, by name: Y
+	// (2xx) or N (anything else); afterwards Y. Calls answer within the
+	// reconcile that makes them.
+	webhookAnswers map[string]string
+	ticks          int
 	hooks        []hook
 	// check runs scenario-specific assertions after every tick.
 	check func(s *sim, r tickRecord)
@@ -304,6 +308,10 @@ type sim struct {
 	lastTick time.Time
 	measured int
 	fired    []bool
+	// called counts each webhook's calls.
+	called map[string]int
+	// answered keeps each webhook call's answer by the entry it was for.
+	answered map[string]WebhookAnswer
 
 	// inflight is the last measurement asked for when measurements take
 	// time, as the reconciler's analysis runner keeps it.
@@ -359,6 +367,8 @@ func newSim(sc *scenario) *sim {
 		now:         simEpoch,
 		lastTick:    simEpoch,
 		fired:       make([]bool, len(sc.hooks)),
+		called:      map[string]int{},
+		answered:    map[string]WebhookAnswer{},
 		restartedAt: -1,
 		inv:         newInvariants(),
 	}
@@ -483,6 +493,31 @@ func (s *sim) takeMeasurement(prev *msv1.RolloutStatus, obs *Observation) {
 	obs.Measurement = s.inflight.result
 }
 
+// callWebhooks plays the webhook runner: every call due answers at once,
+// as the scenario scripts it. Like the runner, it keeps each answer for the
+// entry it was called for, so a reconcile whose status write was lost gets
+// the same answer again.
+func (s *sim) callWebhooks(prev *msv1.RolloutStatus, obs *Observation) {
+	for _, e := range WebhooksDue(s.sc.canary, prev, obs.Now) {
+		key := fmt.Sprintf("%s/%s/%d/%d", prev.CanaryRevision, e.Name, ptr.Deref(e.Step, -1), e.Attempts)
+		if a, ok := s.answered[key]; ok {
+			obs.Webhooks = append(obs.Webhooks, a)
+			continue
+		}
+		answer := byte('Y')
+		if script := s.sc.webhookAnswers[e.Name]; s.called[e.Name] < len(script) {
+			answer = script[s.called[e.Name]]
+		}
+		s.called[e.Name]++
+		a := WebhookAnswer{Name: e.Name, Step: e.Step, Attempts: e.Attempts, OK: answer == 'Y', Message: "HTTP 200 OK"}
+		if !a.OK {
+			a.Message = "HTTP 403 Forbidden"
+		}
+		s.answered[key] = a
+		obs.Webhooks = append(obs.Webhooks, a)
+	}
+}
+
 // measuring is true while a measurement that takes time has not answered.
 func (s *sim) measuring() bool { return s.inflight != nil && s.now.Before(s.inflight.answerAt) }
 
@@ -504,6 +539,7 @@ func (s *sim) runTick() {
 	if s.sc.canary != nil && MeasurementDue(s.sc.canary, prev, obs.Now) {
 		s.takeMeasurement(prev, &obs)
 	}
+	s.callWebhooks(prev, &obs)
 	d := Plan(s.sc.canary, prev, obs)
 
 	// Apply, in the reconciler's order: the stable Deployment, the canary,
@@ -629,6 +665,13 @@ func (s *sim) header() []string {
 			out = append(out, fmt.Sprintf("# metrics: each measurement answers %s after it is asked for, off the reconcile; its answer triggers a reconcile", sc.measureTakes))
 		}
 	}
+	if c := sc.canary; c != nil && len(c.Webhooks) > 0 {
+		var hooks []string
+		for _, w := range c.Webhooks {
+			hooks = append(hooks, fmt.Sprintf("%s (%s, retries %d, every %s) answers %q then Y", w.Name, w.Type, webhookRetries(w), WebhookInterval(w), sc.webhookAnswers[w.Name]))
+		}
+		out = append(out, "# webhooks: "+strings.Join(hooks, "; "))
+	}
 	routing := "HTTPRoute weights"
 	if sc.noRoute {
 		routing = "replica ratio (no route)"
@@ -719,6 +762,20 @@ func (s *sim) line(r tickRecord) string {
 	}
 	if r.obs.Measuring {
 		b.WriteString(" measuring")
+	}
+	for _, a := range r.obs.Webhooks {
+		answer := "yes"
+		if !a.OK {
+			answer = "no"
+		}
+		fmt.Fprintf(&b, " called(%s)=%s", a.Name, answer)
+	}
+	if len(st.Webhooks) > 0 {
+		var hooks []string
+		for _, e := range st.Webhooks {
+			hooks = append(hooks, fmt.Sprintf("%s:%s/%d", e.Name, e.Phase, e.Attempts))
+		}
+		fmt.Fprintf(&b, " hooks[%s]", strings.Join(hooks, " "))
 	}
 	if r.d.RequeueAfter > 0 {
 		fmt.Fprintf(&b, " requeue=%s", r.d.RequeueAfter)

@@ -767,7 +767,7 @@ func scenarios() []scenario {
 			stableReadyAfter: 1,
 			ticks:            20,
 			hooks:            []hook{atTick(1, specRevision("rev2"))},
-			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0), gatesHold(), calledOnce("tell", msv1.RolloutPhaseSucceeded)),
+			check:            allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0), gatesHold(), calledOnce("tell", msv1.RolloutPhaseSucceeded)),
 		},
 		{
 			name: "webhook-pre-rollout-fails",
@@ -875,4 +875,3 @@ func calledOnce(name string, phase msv1.RolloutPhase) func(*sim, tickRecord) {
 		}
 	}
 }
-

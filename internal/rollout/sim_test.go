@@ -174,7 +174,7 @@ type scenario struct {
 	// reconcile that makes them.
 	webhookAnswers map[string]string
 	ticks          int
-	hooks        []hook
+	hooks          []hook
 	// check runs scenario-specific assertions after every tick.
 	check func(s *sim, r tickRecord)
 }

@@ -202,8 +202,8 @@ type Webhook struct {
 	// timeout bounds each call. Defaults to 10s; from 1s to 5m.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.webhooks[].timeout must be a duration such as 10s or 1m"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="spec.rollout.canary.webhooks[].timeout must be from 1s to 5m"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.webhooks[].timeout must be a duration such as 10s or 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="spec.rollout.canary.webhooks[].timeout must be from 1s to 5m"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
@@ -212,8 +212,8 @@ type Webhook struct {
 	// left, a rollback hook that said no. Defaults to 10s; from 1s to 1h.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.webhooks[].interval must be a duration such as 10s or 1m"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('1h'))",message="spec.rollout.canary.webhooks[].interval must be from 1s to 1h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.canary.webhooks[].interval must be a duration such as 10s or 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('1h'))",message="spec.rollout.canary.webhooks[].interval must be from 1s to 1h"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 

@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -73,78 +74,98 @@ func analysisKeyOf(ms *msv1.Microservice) analysisKey {
 	return k
 }
 
-// analysisRunner takes analysis measurements off the reconcile workers: a
-// reconcile asks for the measurement its status is due for, and goes on
-// without it while it runs in a goroutine; when it is done, the runner
-// triggers a reconcile of that Microservice, which finds the result and
-// hands it to the planner, which records it in the status. A slow or hung
-// metrics server then only delays the analyses that query it.
-type analysisRunner struct {
-	// client is the HTTP client of every measurement's metrics provider,
-	// so that they share its connections.
+// callRunner takes calls to something outside the API server (analysis
+// measurements, webhooks) off the reconcile workers: a reconcile asks for
+// the call its status is due for, and goes on without it while it runs in
+// a goroutine; when it is done, the runner triggers a reconcile of that
+// Microservice, which finds the result and hands it to the planner, which
+// records it in the status. A slow or hung server then only delays the
+// calls to it. Each Microservice has one call per slot (one for its
+// measurement, one per webhook), each for one key.
+type callRunner[K comparable, R any] struct {
+	// client is the HTTP client of every call, so that they share its
+	// connections.
 	client *http.Client
-	// done receives a Microservice whose measurement has finished.
+	// done receives a Microservice whose call has finished.
 	done chan event.TypedGenericEvent[*msv1.Microservice]
-	// slots bounds the measurements that run at once.
+	// slots bounds the calls that run at once.
 	slots chan struct{}
-	// base is the parent context of every measurement; stop cancels it.
+	// base is the parent context of every call; stop cancels it.
 	base context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
 	mu sync.Mutex
-	// runs holds the last measurement asked for of each Microservice,
+	// runs holds the last call asked for of each Microservice, by slot,
 	// running or finished.
-	runs map[types.NamespacedName]*analysisRun
+	runs map[types.NamespacedName]map[string]*call[K, R]
 }
 
-// analysisRun is one measurement, running or finished.
-type analysisRun struct {
-	key    analysisKey
+// callSlot names one of a Microservice's calls.
+type callSlot struct {
+	types.NamespacedName
+	Slot string
+}
+
+// analysisRunner runs the analysis measurements, one per Microservice.
+type analysisRunner = callRunner[analysisKey, *rollout.Measurement]
+
+// call is one call, running or finished.
+type call[K comparable, R any] struct {
+	key    K
 	cancel context.CancelFunc
-	// finished is set, with result, once the measurement has returned.
+	// finished is set, with result, once the call has returned.
 	finished bool
-	result   *rollout.Measurement
+	result   R
 }
 
 // newAnalysisRunner returns a runner of at most slots measurements at once.
-func newAnalysisRunner(slots int) *analysisRunner {
+func newAnalysisRunner(slots int) *analysisRunner { return newCallRunner[analysisKey, *rollout.Measurement](slots) }
+
+// newCallRunner returns a runner of at most slots calls at once.
+func newCallRunner[K comparable, R any](slots int) *callRunner[K, R] {
 	base, stop := context.WithCancel(context.Background())
-	return &analysisRunner{
+	return &callRunner[K, R]{
 		client: analysis.NewHTTPClient(),
 		done:   make(chan event.TypedGenericEvent[*msv1.Microservice]),
 		slots:  make(chan struct{}, slots),
 		base:   base,
 		stop:   stop,
-		runs:   map[types.NamespacedName]*analysisRun{},
+		runs:   map[types.NamespacedName]map[string]*call[K, R]{},
 	}
 }
 
-// measurement returns the result of the measurement key of ms once it has
-// finished. Until then it returns nil and running: the first call starts
-// measure in a goroutine, and cancels a measurement of ms for another key,
-// whose result nothing would use. A finished result stays until ms asks for
-// another key or is forgotten, so that a reconcile that failed to record it
-// gets it again.
-func (a *analysisRunner) measurement(ms *msv1.Microservice, key analysisKey, measure func(context.Context) *rollout.Measurement) (result *rollout.Measurement, running bool) {
-	name := types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}
+// get returns the result of the call key of ms in slot once it has
+// finished. Until then it returns the zero result and running: the first
+// get starts do in a goroutine, and cancels a call of that slot for
+// another key, whose result nothing would use. A finished result stays
+// until ms asks for another key in the slot or is forgotten, so that a
+// reconcile that failed to record it gets it again.
+func (a *callRunner[K, R]) get(ms *msv1.Microservice, slot string, key K, do func(context.Context) R) (result R, running bool) {
+	id := callSlot{NamespacedName: types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}, Slot: slot}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if run := a.runs[name]; run != nil {
+	calls := a.runs[id.NamespacedName]
+	if run := calls[slot]; run != nil {
 		if run.key == key {
 			return run.result, !run.finished
 		}
 		run.cancel()
 	}
 	ctx, cancel := context.WithCancel(a.base)
-	run := &analysisRun{key: key, cancel: cancel}
-	a.runs[name] = run
+	run := &call[K, R]{key: key, cancel: cancel}
+	if calls == nil {
+		calls = map[string]*call[K, R]{}
+		a.runs[id.NamespacedName] = calls
+	}
+	calls[slot] = run
 	a.wg.Add(1)
-	go a.run(ctx, name, run, measure)
-	return nil, true
+	go a.run(ctx, id, run, do)
+	var none R
+	return none, true
 }
 
-func (a *analysisRunner) run(ctx context.Context, name types.NamespacedName, run *analysisRun, measure func(context.Context) *rollout.Measurement) {
+func (a *callRunner[K, R]) run(ctx context.Context, id callSlot, run *call[K, R], do func(context.Context) R) {
 	defer a.wg.Done()
 	defer run.cancel()
 	select {
@@ -152,11 +173,11 @@ func (a *analysisRunner) run(ctx context.Context, name types.NamespacedName, run
 	case <-ctx.Done():
 		return
 	}
-	m := measure(ctx)
+	m := do(ctx)
 	<-a.slots
 
 	a.mu.Lock()
-	current := a.runs[name] == run && ctx.Err() == nil
+	current := a.runs[id.NamespacedName][id.Slot] == run && ctx.Err() == nil
 	if current {
 		run.finished, run.result = true, m
 	}
@@ -166,30 +187,39 @@ func (a *analysisRunner) run(ctx context.Context, name types.NamespacedName, run
 		return
 	}
 	ev := event.TypedGenericEvent[*msv1.Microservice]{Object: &msv1.Microservice{}}
-	ev.Object.Namespace, ev.Object.Name = name.Namespace, name.Name
+	ev.Object.Namespace, ev.Object.Name = id.Namespace, id.Name
 	select {
 	case a.done <- ev:
 	case <-a.base.Done():
 	}
 }
 
-// forget cancels and drops the measurement of a Microservice that needs
-// none: it is gone, or its rollout no longer waits for one (paused,
-// aborted, promoted, or no canary at all). A rollout that waits for one
-// again measures afresh.
-func (a *analysisRunner) forget(name types.NamespacedName) {
+// forget cancels and drops every call of a Microservice that needs none:
+// it is gone, or its rollout no longer waits for one (paused, aborted,
+// promoted, or no canary at all). A rollout that waits for one again calls
+// afresh.
+func (a *callRunner[K, R]) forget(name types.NamespacedName) { a.keep(name, nil) }
+
+// keep cancels and drops the calls of a Microservice but those in slots.
+func (a *callRunner[K, R]) keep(name types.NamespacedName, slots []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if run := a.runs[name]; run != nil {
-		run.cancel()
+	calls := a.runs[name]
+	for slot, run := range calls {
+		if !slices.Contains(slots, slot) {
+			run.cancel()
+			delete(calls, slot)
+		}
+	}
+	if len(calls) == 0 {
 		delete(a.runs, name)
 	}
 }
 
 // Start implements manager.Runnable: when the manager stops, it cancels
-// every measurement and waits for their goroutines, which return as soon
-// as their queries see the cancellation.
-func (a *analysisRunner) Start(ctx context.Context) error {
+// every call and waits for their goroutines, which return as soon as
+// their requests see the cancellation.
+func (a *callRunner[K, R]) Start(ctx context.Context) error {
 	<-ctx.Done()
 	a.stop()
 	a.wg.Wait()
@@ -199,20 +229,26 @@ func (a *analysisRunner) Start(ctx context.Context) error {
 // NeedLeaderElection implements manager.LeaderElectionRunnable: the runner
 // only runs what the reconciles of the leader ask for, and must stop with
 // the manager either way.
-func (a *analysisRunner) NeedLeaderElection() bool { return false }
+func (a *callRunner[K, R]) NeedLeaderElection() bool { return false }
 
-// setupAnalyses gives the reconciler its analysis runner, run and stopped
-// by mgr, and returns the source of the reconciles that finished
-// measurements trigger. The reconcile of a Microservice that is gone
+// setupAnalyses gives the reconciler its analysis and webhook runners, run
+// and stopped by mgr, and returns the source of the reconciles that
+// finished measurements and webhook calls trigger. The reconcile of a Microservice that is gone
 // forgets its measurement (readCaughtUp).
 func (r *MicroserviceReconciler) setupAnalyses(mgr ctrl.Manager) (source.Source, error) {
 	r.analyses = newAnalysisRunner(maxMeasurements)
+	r.webhooks = newCallRunner[webhookKey, *rollout.WebhookAnswer](maxWebhookCalls)
+	// One source wakes a Microservice for both.
+	r.webhooks.done = r.analyses.done
 	backends, err := analysis.NewFactory(r.analyses.client, r.DefaultPrometheusAddress, r.DefaultPrometheusCredentials)
 	if err != nil {
 		return nil, err
 	}
 	r.backends = backends
 	if err := mgr.Add(r.analyses); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(r.webhooks); err != nil {
 		return nil, err
 	}
 	return source.Channel(r.analyses.done, &handler.TypedEnqueueRequestForObject[*msv1.Microservice]{}), nil

@@ -69,10 +69,10 @@ func TestAnalysisRunnerRunsOffTheCallerAndKeepsTheResultForItsKey(t *testing.T) 
 	}
 
 	// The measurement blocks; asking for it does not.
-	if m, running := a.measurement(ms, k, measure); m != nil || !running {
+	if m, running := a.get(ms, "", k, measure); m != nil || !running {
 		t.Fatalf("first ask = %v, running %v; want nil, running", m, running)
 	}
-	if m, running := a.measurement(ms, k, measure); m != nil || !running {
+	if m, running := a.get(ms, "", k, measure); m != nil || !running {
 		t.Fatalf("ask while it runs = %v, running %v; want nil, running", m, running)
 	}
 	close(release)
@@ -81,7 +81,7 @@ func TestAnalysisRunnerRunsOffTheCallerAndKeepsTheResultForItsKey(t *testing.T) 
 	}
 	for range 2 {
 		// A reconcile that fails to record the result gets it again.
-		m, running := a.measurement(ms, k, measure)
+		m, running := a.get(ms, "", k, measure)
 		if m == nil || m.Phase != rollout.PhaseSuccessful || running {
 			t.Fatalf("ask once finished = %v, running %v; want the Successful result", m, running)
 		}
@@ -117,18 +117,18 @@ func TestAnalysisRunnerNeverGivesAResultToAnotherMeasurement(t *testing.T) {
 			a := newAnalysisRunner(4)
 			t.Cleanup(a.stop)
 			ms := runnerMicroservice("checkout")
-			a.measurement(ms, k, func(context.Context) *rollout.Measurement {
+			a.get(ms, "", k, func(context.Context) *rollout.Measurement {
 				return &rollout.Measurement{Phase: rollout.PhaseFailed}
 			})
 			waitDone(t, a)
-			m, running := a.measurement(ms, other, func(context.Context) *rollout.Measurement {
+			m, running := a.get(ms, "", other, func(context.Context) *rollout.Measurement {
 				return &rollout.Measurement{Phase: rollout.PhaseSuccessful}
 			})
 			if m != nil || !running {
 				t.Fatalf("ask for %s = %v, running %v; want a new measurement", name, m, running)
 			}
 			waitDone(t, a)
-			if m, _ := a.measurement(ms, other, nil); m == nil || m.Phase != rollout.PhaseSuccessful {
+			if m, _ := a.get(ms, "", other, nil); m == nil || m.Phase != rollout.PhaseSuccessful {
 				t.Fatalf("result for %s = %v, want its own Successful one", name, m)
 			}
 		})
@@ -145,12 +145,12 @@ func TestAnalysisRunnerForgetsAResultNothingWaitsFor(t *testing.T) {
 		calls.Add(1)
 		return &rollout.Measurement{Phase: rollout.PhaseSuccessful}
 	}
-	a.measurement(ms, k, measure)
+	a.get(ms, "", k, measure)
 	waitDone(t, a)
 	// Paused before the result was recorded, and resumed later: the
 	// result of then does not judge the canary of now.
 	a.forget(types.NamespacedName{Namespace: "shop", Name: "checkout"})
-	if m, running := a.measurement(ms, k, measure); m != nil || !running {
+	if m, running := a.get(ms, "", k, measure); m != nil || !running {
 		t.Fatalf("ask once resumed = %v, running %v; want a new measurement", m, running)
 	}
 	waitDone(t, a)
@@ -172,11 +172,11 @@ func TestAnalysisRunnerCancelsWhatNothingWillUse(t *testing.T) {
 			return &rollout.Measurement{Phase: rollout.PhaseInconclusive}
 		}
 	}
-	a.measurement(ms, analysisKeyOf(ms), hang("step 2"))
+	a.get(ms, "", analysisKeyOf(ms), hang("step 2"))
 	<-started
 	next := analysisKeyOf(ms)
 	next.Step++
-	a.measurement(ms, next, hang("step 3"))
+	a.get(ms, "", next, hang("step 3"))
 	if got := <-cancelled; got != "step 2" {
 		t.Fatalf("cancelled %s, want the replaced measurement of step 2", got)
 	}
@@ -190,7 +190,7 @@ func TestAnalysisRunnerCancelsWhatNothingWillUse(t *testing.T) {
 		t.Fatalf("a cancelled measurement triggered a reconcile of %s", ev.Object.Name)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if m, running := a.measurement(ms, next, hang("again")); m != nil || !running {
+	if m, running := a.get(ms, "", next, hang("again")); m != nil || !running {
 		t.Fatalf("ask after forget = %v, running %v; want a new measurement", m, running)
 	}
 }
@@ -203,7 +203,7 @@ func TestAnalysisRunnerBoundsMeasurementsAtOnce(t *testing.T) {
 	release := make(chan struct{})
 	for i := range 10 {
 		ms := runnerMicroservice(string(rune('a' + i)))
-		a.measurement(ms, analysisKeyOf(ms), func(context.Context) *rollout.Measurement {
+		a.get(ms, "", analysisKeyOf(ms), func(context.Context) *rollout.Measurement {
 			n := now.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
@@ -232,7 +232,7 @@ func TestAnalysisRunnerBoundsMeasurementsAtOnce(t *testing.T) {
 func TestAnalysisRunnerStopsWithTheManager(t *testing.T) {
 	a := newAnalysisRunner(4)
 	ms := runnerMicroservice("checkout")
-	a.measurement(ms, analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
+	a.get(ms, "", analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
 		<-ctx.Done()
 		return &rollout.Measurement{Phase: rollout.PhaseInconclusive}
 	})

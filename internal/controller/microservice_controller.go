@@ -100,6 +100,7 @@ type MicroserviceReconciler struct {
 	router   traffic.Router
 	statuses statusFence
 	analyses *analysisRunner
+	webhooks *webhookRunner
 	backends *analysis.Factory
 }
 
@@ -178,6 +179,7 @@ func (r *MicroserviceReconciler) readCaughtUp(ctx context.Context, key types.Nam
 	case apierrors.IsNotFound(err):
 		r.statuses.forget(key)
 		r.analyses.forget(key)
+		r.webhooks.forget(key)
 		forgetRolloutMetrics(key.Namespace, key.Name)
 		return nil, nil
 	case behind:

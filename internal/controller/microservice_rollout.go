@@ -65,6 +65,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	}
 	if !builder.IsCanary(ms) {
 		r.analyses.forget(client.ObjectKeyFromObject(ms))
+		r.webhooks.forget(client.ObjectKeyFromObject(ms))
 		obs.plan = rollout.Plan(nil, nil, o)
 		return nil
 	}
@@ -112,12 +113,14 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		// its end triggers plans with its result.
 		measured, revision := ms.DeepCopy(), o.DesiredRevision
 		measured.Spec.Rollout.Canary = ca.canary
-		o.Measurement, o.Measuring = r.analyses.measurement(ms, analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
+		o.Measurement, o.Measuring = r.analyses.get(ms, "", analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
 			return r.measure(ctx, measured, revision, ca.args, ca.err)
 		})
 	} else {
 		r.analyses.forget(client.ObjectKeyFromObject(ms))
 	}
+	// Webhook calls run off the reconcile workers too.
+	r.callWebhooks(ms, ca.canary, &o)
 	if stableFound {
 		o.StableProgressDeadlineExceeded = progressDeadlineExceeded(stable)
 	}

@@ -175,11 +175,22 @@ func (p *planner) applyWebhookAnswers() {
 			e.Phase = msv1.WebhookWaiting
 		case e.Attempts > webhookRetries(w):
 			e.Phase = msv1.WebhookFailed
-			p.event(true, "WebhookFailed", "The %s webhook %s failed %d times: %s", e.Type, e.Name, e.Attempts, a.Message)
+			p.event(true, "WebhookFailed", "The %s webhook %s failed %s: %s", e.Type, e.Name, times(e.Attempts), a.Message)
 		default:
 			e.Phase = msv1.WebhookPending
 		}
 	}
+}
+
+// times says how many times something happened.
+func times(n int32) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 func sameStep(a, b *int32) bool {
@@ -229,7 +240,7 @@ func (p *planner) webhooksPass(t msv1.WebhookType, step *int32, i int, where str
 		switch e.Phase {
 		case msv1.WebhookSucceeded:
 		case msv1.WebhookFailed:
-			why := fmt.Sprintf("the %s webhook %s failed %d times: %s", t, name, e.Attempts, e.Message)
+			why := fmt.Sprintf("the %s webhook %s failed %s: %s", t, name, times(e.Attempts), e.Message)
 			p.rollBack(i, "Rolled back "+where+": "+why, why)
 			return false
 		default:
@@ -267,10 +278,18 @@ func (p *planner) startWebhooks() bool {
 		p.drainCanary()
 		return false
 	}
-	if !slices.ContainsFunc(p.c.Webhooks, func(w msv1.Webhook) bool { return w.Type == msv1.WebhookPreRollout }) {
+	var checks []string
+	for _, w := range p.c.Webhooks {
+		if w.Type == msv1.WebhookPreRollout {
+			checks = append(checks, w.Name)
+		}
+	}
+	if len(checks) == 0 {
 		return true
 	}
-	if e := p.ensureWebhooks(msv1.WebhookPreRollout, nil); len(e) > 0 && !p.allSucceeded(e) {
+	// The checks are made due only once the canary has a ready pod to
+	// check.
+	if !p.allSucceeded(checks) {
 		p.canaryReplicas = CanaryReplicasFor(0, p.obs.StableReplicas)
 		if !p.canaryReady(p.canaryReplicas) {
 			p.waitForPods(0, 0)

@@ -120,7 +120,9 @@ type call[K comparable, R any] struct {
 }
 
 // newAnalysisRunner returns a runner of at most slots measurements at once.
-func newAnalysisRunner(slots int) *analysisRunner { return newCallRunner[analysisKey, *rollout.Measurement](slots) }
+func newAnalysisRunner(slots int) *analysisRunner {
+	return newCallRunner[analysisKey, *rollout.Measurement](slots)
+}
 
 // newCallRunner returns a runner of at most slots calls at once.
 func newCallRunner[K comparable, R any](slots int) *callRunner[K, R] {

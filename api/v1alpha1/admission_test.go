@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -93,7 +94,12 @@ func TestAdmission(t *testing.T) {
 					{Cookie: &msv1.CookieMatch{Name: "canary", Value: "yes"}},
 				},
 				Alerts: []msv1.RolloutAlert{{Provider: "shop-slack"}, {Provider: "oncall", Severity: msv1.AlertSeverityWarning}},
-				Steps:  []msv1.CanaryStep{{SetWeight: ptr.To[int32](10)}, {Analysis: &msv1.AnalysisStep{}}, {Pause: &msv1.PauseStep{}}},
+				Webhooks: []msv1.Webhook{
+					{Name: "approve", Type: msv1.WebhookConfirmRollout, URL: "https://approvals.example.com/gate/check", Interval: &metav1.Duration{Duration: time.Minute}},
+					{Name: "load", Type: msv1.WebhookRollout, URL: "http://flagger-loadtester.test/", Timeout: &metav1.Duration{Duration: 30 * time.Second},
+						Retries: ptr.To[int32](0), Metadata: map[string]string{"cmd": "hey -z 1m -q 10 -c 2 http://checkout-canary.shop/"}},
+				},
+				Steps: []msv1.CanaryStep{{SetWeight: ptr.To[int32](10)}, {Analysis: &msv1.AnalysisStep{}}, {Pause: &msv1.PauseStep{}}},
 				Analysis: &msv1.Analysis{
 					Provider: &msv1.MetricProvider{Web: &msv1.WebProvider{
 						URL: "https://metrics.example.com/v?q={{ .Query }}", JSONPath: "{.data.value}",
@@ -119,7 +125,7 @@ func TestAdmission(t *testing.T) {
 		}
 		c := got.Spec.Rollout.Canary
 		if c.TrafficRouting != msv1.MeshTrafficRouting || c.Matches[1].Cookie.Value != "yes" || c.Analysis.Provider.Web.JSONPath != "{.data.value}" ||
-			c.Analysis.Metrics[0].SuccessCondition.RelativeTo != msv1.RelativeToStable {
+			c.Analysis.Metrics[0].SuccessCondition.RelativeTo != msv1.RelativeToStable || c.Webhooks[1].Metadata["cmd"] == "" || c.Webhooks[1].Retries == nil {
 			t.Errorf("the API server dropped a field: %+v", c)
 		}
 	})

@@ -222,8 +222,7 @@ type Webhook struct {
 	// failed pre-rollout or rollout webhook rolls the canary back).
 	// Defaults to 2; gates and rollback hooks are asked until the rollout
 	// moves on.
-	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=20
+	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 20",message="spec.rollout.canary.webhooks[].retries must be from 0 to 20"
 	// +optional
 	Retries *int32 `json:"retries,omitempty"`
 

@@ -51,9 +51,9 @@ type webhookKey struct {
 type webhookRunner = callRunner[webhookKey, *rollout.WebhookAnswer]
 
 // callWebhooks asks the webhook runner for every call the rollout status
-// of ms is due for: it returns the answers of those that have answered,
-// and the names of those still running. Calls nothing waits for any more
-// are cancelled.
+// of ms is due for, and records in o the answers of those that have
+// answered and the names of those still running. Calls nothing waits for
+// any more are cancelled.
 func (r *MicroserviceReconciler) callWebhooks(ms *msv1.Microservice, c *msv1.Canary, o *rollout.Observation) {
 	st := ms.Status.Rollout
 	if st == nil {

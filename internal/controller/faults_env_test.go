@@ -147,10 +147,21 @@ var _ = Describe("The Gateway API removed while routes exist", func() {
 		Expect(removed).NotTo(BeEmpty())
 		// Every removed CRD must be gone, not only the HTTPRoute one:
 		// installing a CRD that is still terminating fails (seen in CI).
+		// The API server's CRD finalizer usually takes a few seconds, but
+		// a finalizer pass that loses a status conflict is only retried at
+		// its informer's resync, every 5 minutes (seen once in CI: over
+		// 60 s); the wait covers one resync and says where a CRD is stuck.
 		for _, crd := range removed {
-			Eventually(func() bool {
-				return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Name: crd.Name}, &apiextensionsv1.CustomResourceDefinition{}))
-			}, 3*timeout, interval).Should(BeTrue(), "the CRD %s and its objects are gone", crd.Name)
+			Eventually(func() string {
+				live := &apiextensionsv1.CustomResourceDefinition{}
+				if err := admin.Get(ctx, client.ObjectKey{Name: crd.Name}, live); err != nil {
+					if apierrors.IsNotFound(err) {
+						return ""
+					}
+					return err.Error()
+				}
+				return fmt.Sprintf("still there, finalizers %v, conditions %+v", live.Finalizers, live.Status.Conditions)
+			}, 6*time.Minute, interval).Should(BeEmpty(), "the CRD %s and its objects are gone", crd.Name)
 		}
 
 		By("changing the spec, which makes the operator try to apply the route")

@@ -344,7 +344,23 @@ func (r *MicroserviceReconciler) servedAnyway(ctx context.Context, ms *msv1.Micr
 		return false
 	}
 	live := &msv1.Microservice{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ms), live); err != nil || live.UID != ms.UID {
+	// The read can fail like the write did; a read that fails is tried
+	// again (3 reads at most, 100 ms apart), since a written status whose
+	// transitions go untold loses its events for good.
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(ms), live); err == nil || apierrors.IsNotFound(err) {
+			break
+		}
+	}
+	if err != nil || live.UID != ms.UID {
 		return false
 	}
 	// Compared as the API server stores them: times in whole seconds.

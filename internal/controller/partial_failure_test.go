@@ -114,12 +114,14 @@ type requestFaults struct {
 	rng      *rand.Rand
 	rate     float64
 	armed    map[string]int
+	lost     map[string]bool
+	then     map[string]string
 	requests int
 	failed   map[string]int
 }
 
 func newRequestFaults(namespace string, seed uint64, rate float64) *requestFaults {
-	return &requestFaults{namespace: namespace, rng: rand.New(rand.NewPCG(seed, seed)), rate: rate, armed: map[string]int{}, failed: map[string]int{}}
+	return &requestFaults{namespace: namespace, rng: rand.New(rand.NewPCG(seed, seed)), rate: rate, armed: map[string]int{}, lost: map[string]bool{}, then: map[string]string{}, failed: map[string]int{}}
 }
 
 func (f *requestFaults) wrap(rt http.RoundTripper) http.RoundTripper {
@@ -147,6 +149,16 @@ func (f *requestFaults) arm(kind string) {
 	f.armed[kind] = 1
 }
 
+// armLostThen makes the next request of kind be served and lose its reply,
+// and then fails the next request of then.
+func (f *requestFaults) armLostThen(kind, then string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed[kind] = 1
+	f.lost[kind] = true
+	f.then[kind] = then
+}
+
 // armedLeft is how many armed failures have not happened yet.
 func (f *requestFaults) armedLeft() int {
 	f.mu.Lock()
@@ -166,11 +178,20 @@ func (f *requestFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	f.mu.Lock()
 	f.requests++
-	fail := f.armed[kind] > 0 || f.rng.Float64() < f.rate
-	if f.armed[kind] > 0 {
+	armed := f.armed[kind] > 0
+	fail := armed || f.rng.Float64() < f.rate
+	if armed {
 		f.armed[kind]--
 	}
 	lose := fail && f.rng.IntN(2) == 1
+	if armed && f.lost[kind] {
+		lose = true
+		delete(f.lost, kind)
+		if next, ok := f.then[kind]; ok {
+			f.armed[next] = 1
+			delete(f.then, kind)
+		}
+	}
 	if fail {
 		f.failed[kind]++
 	}
@@ -332,6 +353,30 @@ var _ = Describe("Partial failures", func() {
 		Expect(image(key(ms))()).To(Equal("ghcr.io/acme/checkout:2.0.0"))
 		Eventually(func() int { return eventCount(ms, "RolloutSucceeded") }, timeout, interval).Should(Equal(1))
 		Consistently(func() int { return eventCount(ms, "RolloutSucceeded") }, time.Second, interval).Should(Equal(1))
+		guard.Check()
+		rec.Check()
+	})
+
+	It("tell a transition once when its status write lost the reply and the read that checks it failed too", func() {
+		ns := newNamespace()
+		f := newRequestFaults(ns, 1, 0)
+		runOwnManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
+		ms := withCanary(withRoute(checkout(ns)), weightStep(20), manualGate(), weightStep(50), pauseFor(time.Second))
+		ms.Spec.Replicas = ptr.To[int32](4)
+		guard, rec := canaryAtFirstGate(ms, 20)
+		Expect(eventCount(ms, "RolloutPromoted")).To(Equal(0))
+
+		By("losing the reply of the status write that records the promotion, and failing the read after it")
+		f.armLostThen("PATCH microservices/status", "GET microservices")
+		// The rollout recorder wants each gate promoted with "gate-<step>".
+		annotate(ms, msv1.PromoteAnnotation, "gate-1")
+		Eventually(rolloutStatus(ms), timeout, interval).Should(HaveField("HandledPromote", "gate-1"))
+		Eventually(f.armedLeft, timeout, interval).Should(BeZero(), "both armed failures happened")
+		_, failed := f.report()
+		Expect(failed).To(HaveKeyWithValue("PATCH microservices/status", 1))
+		Expect(failed).To(HaveKeyWithValue("GET microservices", 1))
+		Eventually(func() int { return eventCount(ms, "RolloutPromoted") }, timeout, interval).Should(Equal(1))
+		Consistently(func() int { return eventCount(ms, "RolloutPromoted") }, time.Second, interval).Should(Equal(1))
 		guard.Check()
 		rec.Check()
 	})

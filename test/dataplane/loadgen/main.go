@@ -22,7 +22,9 @@ limitations under the License.
 //
 // then a summary. With --json it prints one JSON object a line instead.
 // The run is bounded by --duration and --max-requests, and stops early on
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM. --header adds a header to every request (repeatable);
+// with --fail-on-error it exits 1 when a request got no answer or one other
+// than 200, which makes it an acceptance test for a rollout webhook.
 package main
 
 import (
@@ -32,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -52,6 +55,14 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "timeout", load.DefaultTimeout, "timeout of each request")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", load.DefaultMaxInFlight, "most requests in flight; more are dropped")
 	asJSON := flag.Bool("json", false, "print JSON lines instead of text")
+	failOnError := flag.Bool("fail-on-error", false, "exit 1 when a request got no answer or an answer other than 200")
+	wantVersion := flag.String("want-version", "", "with --fail-on-error, an answer from another version fails too (an acceptance test that must reach the canary)")
+	flag.Func("header", `header of every request, as "Name: value" (repeatable)`, func(v string) error {
+		if cfg.Header == nil {
+			cfg.Header = http.Header{}
+		}
+		return addHeader(cfg.Header, v)
+	})
 	flag.Parse()
 	if cfg.MaxRequests == 0 {
 		cfg.MaxRequests = int(cfg.Duration.Seconds()*float64(cfg.Rate)) + 1
@@ -65,6 +76,40 @@ func main() {
 		log.Fatalf("loadgen: %v", err)
 	}
 	out.summary(sum)
+	if n := failures(sum.Totals, *wantVersion) + sum.Dropped; *failOnError && n > 0 {
+		log.Printf("loadgen: %d of %d requests failed or were dropped", n, sum.Sent+sum.Dropped)
+		os.Exit(1)
+	}
+}
+
+// addHeader adds a "Name: value" flag to h.
+func addHeader(h http.Header, v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	if name = strings.TrimSpace(name); !ok || name == "" {
+		return fmt.Errorf("%q is not a header: write it as \"Name: value\"", v)
+	}
+	h.Add(name, strings.TrimSpace(value))
+	return nil
+}
+
+// failures counts the requests a user would call failed: no answer (code
+// 0), or an answer other than 200; with want set, also a 200 from another
+// version.
+func failures(t load.Totals, want string) int {
+	n := 0
+	for code, c := range t.ByCode {
+		if code != 200 {
+			n += c
+		}
+	}
+	if want != "" {
+		for v, codes := range t.ByVersionCode {
+			if v != want {
+				n += codes[200]
+			}
+		}
+	}
+	return n
 }
 
 // printer writes the seconds and the summary as text or JSON lines.

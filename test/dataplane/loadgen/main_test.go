@@ -17,6 +17,8 @@ limitations under the License.
 package main
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +47,37 @@ func TestFormatTotals(t *testing.T) {
 	window = rec.Window(t0, t0.Add(time.Second))
 	if got, want := formatTotals(window, 4), "v0.10.2=91 v0.10.3=9 (9.0%) 5xx=3 errors=3 (connection refused=2, timeout=1) dropped=4"; got != want {
 		t.Errorf("formatTotals with errors =\n%q, want\n%q", got, want)
+	}
+}
+
+func TestHeaderAndFailures(t *testing.T) {
+	h := http.Header{}
+	for _, v := range []string{"X-Canary: always", "Cookie:canary=yes"} {
+		if err := addHeader(h, v); err != nil {
+			t.Fatalf("addHeader(%q): %v", v, err)
+		}
+	}
+	if h.Get("X-Canary") != "always" || h.Get("Cookie") != "canary=yes" {
+		t.Errorf("headers = %v", h)
+	}
+	for _, v := range []string{"X-Canary", ": x"} {
+		if err := addHeader(h, v); err == nil || !strings.Contains(err.Error(), "Name: value") {
+			t.Errorf("addHeader(%q) = %v, want an error that says how to write it", v, err)
+		}
+	}
+
+	rec := load.NewRecorder()
+	t0 := time.Now()
+	for _, r := range []load.Result{{Version: "v2", Code: 200}, {Version: "v2", Code: 503}, {Error: "timeout"}, {Version: "v2", Code: 200}} {
+		r.At = t0
+		rec.Record(r)
+	}
+	rec.Record(load.Result{At: t0, Version: "v1", Code: 200})
+	window := rec.Window(t0, t0.Add(time.Second))
+	if got := failures(window, ""); got != 2 {
+		t.Errorf("failures = %d, want 2 (a 503 and a timeout)", got)
+	}
+	if got := failures(window, "v2"); got != 3 {
+		t.Errorf("failures wanting v2 = %d, want 3 (a 503, a timeout and v1's answer)", got)
 	}
 }

@@ -61,6 +61,8 @@ type Rollout struct {
 // metric analysis that the steps can run.
 // +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.analysis)) || has(self.analysis) || has(self.analysisTemplate)",message="spec.rollout.canary.analysis (or analysisTemplate) is required when a step runs an analysis"
 // +kubebuilder:validation:XValidation:rule="!(has(self.analysis) && has(self.analysisTemplate))",message="spec.rollout.canary sets both analysis and analysisTemplate: keep one"
+// +kubebuilder:validation:XValidation:rule="!has(self.backgroundAnalysis) || has(self.analysis) || has(self.analysisTemplate)",message="spec.rollout.canary.backgroundAnalysis runs the canary's analysis: set spec.rollout.canary.analysis (or analysisTemplate) too"
+// +kubebuilder:validation:XValidation:rule="!has(self.backgroundAnalysis) || !has(self.backgroundAnalysis.startingStep) || self.backgroundAnalysis.startingStep < size(self.steps)",message="spec.rollout.canary.backgroundAnalysis.startingStep must be the index (from 0) of one of spec.rollout.canary.steps"
 type Canary struct {
 	// steps are run in order. When the last step is done, the new version is promoted.
 	// +kubebuilder:validation:MaxItems=64
@@ -79,6 +81,17 @@ type Canary struct {
 	// analysisTemplate, not both.
 	// +optional
 	AnalysisTemplate *AnalysisTemplateRef `json:"analysisTemplate,omitempty"`
+
+	// backgroundAnalysis runs the analysis through every step from
+	// startingStep on, not only at analysis steps: a measurement every
+	// interval while the canary gets traffic (a weight, or matches). More
+	// failed measurements than failureLimit roll the canary back at
+	// whatever step it is; more inconclusive ones than inconclusiveLimit
+	// pause it, and a promote resumes it at the same step with the
+	// inconclusive count reset. Analysis steps still take their own count
+	// of measurements. Needs analysis or analysisTemplate.
+	// +optional
+	BackgroundAnalysis *BackgroundAnalysis `json:"backgroundAnalysis,omitempty"`
 
 	// trafficRouting is how the canary's weights reach callers. GatewayAPI
 	// (the default) sets them on the HTTPRoute of spec.route, and the Service
@@ -374,6 +387,16 @@ type RolloutAlert struct {
 	Severity AlertSeverity `json:"severity,omitempty"`
 }
 
+// BackgroundAnalysis says from which step the analysis runs throughout.
+type BackgroundAnalysis struct {
+	// startingStep is the index (from 0) of the first step during which
+	// the analysis runs; it starts once the canary gets traffic at or after
+	// that step. Defaults to 0.
+	// +kubebuilder:validation:XValidation:rule="self >= 0",message="spec.rollout.canary.backgroundAnalysis.startingStep must be 0 or more"
+	// +optional
+	StartingStep *int32 `json:"startingStep,omitempty"`
+}
+
 // CanaryMatch picks requests for the canary: all of its headers and its
 // cookie must match.
 // +kubebuilder:validation:XValidation:rule="(has(self.headers) && size(self.headers) > 0) || has(self.cookie)",message="each entry of spec.rollout.canary.matches needs headers or a cookie, for example headers: [{name: X-Canary, value: always}]"
@@ -657,6 +680,11 @@ type RolloutStatus struct {
 	// +optional
 	Analysis *AnalysisStatus `json:"analysis,omitempty"`
 
+	// backgroundAnalysis is the tally of the background analysis
+	// (spec.rollout.canary.backgroundAnalysis) of the current attempt.
+	// +optional
+	BackgroundAnalysis *AnalysisStatus `json:"backgroundAnalysis,omitempty"`
+
 	// trafficRouting says how traffic is split: "GatewayAPI" through the
 	// HTTPRoute's weights, or "ReplicaRatio" when there is no route and only
 	// the replica counts split the Service's traffic.
@@ -691,9 +719,15 @@ type RolloutStatus struct {
 
 // AnalysisStatus counts the measurements of the current (or last) analysis step.
 type AnalysisStatus struct {
-	// step is the index of the analysis step these measurements belong to.
+	// step is the index of the analysis step these measurements belong to
+	// (for the background analysis, the step during which it started).
 	// +required
 	Step int32 `json:"step"`
+	// startedAt is when these measurements began: for the background
+	// analysis, when the canary first had traffic at or after its
+	// startingStep. The first measurement is due one interval after it.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
 	// measurements is the number of measurements taken so far in this step.
 	// +required
 	Measurements int32 `json:"measurements"`

@@ -252,6 +252,19 @@ func decodeScenario(data []byte) *scenario {
 		}
 	}
 
+	// One scenario in three (by the clock's byte again) has a background
+	// analysis, from a step the byte picks; its measurements are the
+	// steps' script backwards.
+	if clockByte/96 == 1 {
+		c.BackgroundAnalysis = &msv1.BackgroundAnalysis{StartingStep: ptr.To(int32(clockByte % len(c.Steps)))}
+		if c.Analysis == nil {
+			c.Analysis = analysisSpec(every, count, failureLimit, inconclusiveLimit)
+		}
+		for i := len(sc.measurements) - 1; i >= 0; i-- {
+			sc.backgroundMeasurements += string(sc.measurements[i])
+		}
+	}
+
 	// Control annotation values are written in time order, the way
 	// $(date +%s) makes them: mostly a new value, sometimes the one already
 	// there again (which must not act twice). The planner remembers only
@@ -342,6 +355,28 @@ func fuzzChecks(s *sim, r tickRecord) {
 		s.inv.fail(r, "requeue within a day", "requeue %s", d.RequeueAfter)
 	}
 	webhookGatesHold(s, r)
+	backgroundHolds(s, r)
+}
+
+// backgroundHolds checks, when the canary has a background analysis, that
+// it measures only a canary with traffic from its starting step on, that
+// its failures past the limit end the canary in the same reconcile, and
+// that a rollout it holds is promoted only by promote-full.
+func backgroundHolds(s *sim, r tickRecord) {
+	c, st, prev := s.sc.canary, r.d.Status, r.prev
+	if c.BackgroundAnalysis == nil || prev == nil {
+		return
+	}
+	if r.obs.Background != nil && (prev.CanaryWeight == 0 || stepOf(prev) < ptr.Deref(c.BackgroundAnalysis.StartingStep, 0)) {
+		s.inv.fail(r, "background measurements only with traffic from the starting step", "weight %d at step %d", prev.CanaryWeight, stepOf(prev)+1)
+	}
+	if b := st.BackgroundAnalysis; b != nil && b.Failures > ptr.Deref(c.Analysis.FailureLimit, 0) &&
+		st.CanaryRevision == prev.CanaryRevision && (st.Phase == msv1.RolloutPhaseProgressing || st.Phase == msv1.RolloutPhasePaused) {
+		s.inv.fail(r, "background failures past the limit roll the canary back", "phase %s with %d failures", st.Phase, b.Failures)
+	}
+	if backgroundHeld(c, prev) && st.Phase == msv1.RolloutPhasePromoting && prev.Phase != msv1.RolloutPhasePromoting && st.HandledPromoteFull == prev.HandledPromoteFull {
+		s.inv.fail(r, "a rollout held by its background analysis is promoted only by promote-full", "%+v", prev.BackgroundAnalysis)
+	}
 }
 
 // webhookGatesHold checks, when the canary has webhooks, that its traffic

@@ -88,6 +88,11 @@ type Observation struct {
 	// Measuring is true while that measurement runs, off the reconcile:
 	// its end triggers the next reconcile, so no timer waits for it.
 	Measuring bool
+	// Background is the result of the background measurement that
+	// BackgroundMeasurementDue asked for; BackgroundMeasuring is true while
+	// it runs.
+	Background          *Measurement
+	BackgroundMeasuring bool
 	// StableSaved is true when the pod template of the status's stable
 	// revision is saved (the reconciler keeps the template a promotion
 	// replaces), so that the stable track can be given it back.
@@ -268,8 +273,10 @@ func Plan(c *msv1.Canary, prev *msv1.RolloutStatus, obs Observation) Decision {
 	if !p.gate() {
 		p.st.TrafficRouting = p.routing()
 		p.plan()
+		p.startBackground()
 	}
 	p.requeueForWebhooks()
+	p.requeueForBackground()
 	return p.decision()
 }
 
@@ -553,9 +560,11 @@ func (p *planner) start() {
 	p.st.CurrentStep = ptr.To[int32](0)
 	p.st.StepStartedAt = p.now()
 	p.st.Analysis = nil
+	p.st.BackgroundAnalysis = nil
 	p.st.Webhooks = nil
 	// A measurement taken in this reconcile judged the previous attempt.
 	p.obs.Measurement, p.obs.Measuring = nil, false
+	p.obs.Background, p.obs.BackgroundMeasuring = nil, false
 	p.st.Message = "Starting the canary"
 	// The canary's pods are being replaced by the new template: no traffic
 	// until they are ready.
@@ -605,6 +614,9 @@ func (p *planner) handleControls() {
 		p.st.HandledPromote = obs.Promote
 		switch {
 		case p.st.Phase == msv1.RolloutPhasePaused && !obs.Paused:
+			if p.resumeBackground() {
+				break
+			}
 			p.event(false, "RolloutPromoted", "Step %d of revision %s promoted by request", *p.st.CurrentStep+1, p.st.CanaryRevision)
 			p.nextStep()
 		case p.active():
@@ -635,6 +647,9 @@ func (p *planner) runSteps() {
 		return
 	}
 	if !p.startWebhooks() {
+		return
+	}
+	if !p.background() {
 		return
 	}
 	n := len(p.c.Steps)

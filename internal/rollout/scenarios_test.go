@@ -814,6 +814,75 @@ func scenarios() []scenario {
 					}
 				}),
 		},
+		{
+			name: "background-analysis-fails-in-a-pause",
+			doc: []string{
+				"A background analysis from the first step measures the canary every minute once it",
+				"has traffic, through the long pause that has no analysis step: its second failure",
+				"(failureLimit 1) rolls the canary back in the middle of the pause, traffic first.",
+			},
+			canary: withBackground(canarySpec(analysisSpec(time.Minute, 2, 1, 0),
+				setWeight(20), pauseFor(10*time.Minute), setWeight(50), pauseFor(5*time.Minute)), 0),
+			backgroundMeasurements: "SSFF",
+			stableReplicas:         4,
+			ticks:                  12,
+			hooks:                  []hook{atTick(1, specRevision("rev2"))},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0), backgroundOnlyWithTraffic(0),
+				func(s *sim, r tickRecord) {
+					if st := r.d.Status; st.Phase == msv1.RolloutPhaseRolledBack && r.prev != nil && r.prev.Phase != st.Phase && stepOf(r.prev) != 1 {
+						s.inv.fail(r, "scenario: rolled back in the pause", "at step %d", stepOf(r.prev)+1)
+					}
+				}),
+		},
+		{
+			name: "background-analysis-inconclusive-then-resumed",
+			doc: []string{
+				"A background analysis from step 3 (setWeight 60) never measures before it. Its",
+				"measurements go inconclusive twice (inconclusiveLimit 1) during the last pause: the",
+				"rollout is held there; a promote resumes it at the same step (the pause is not",
+				"skipped), and the analysis step took its own two measurements before.",
+			},
+			canary: withBackground(canarySpec(analysisSpec(time.Minute, 2, 0, 1),
+				setWeight(20), analysis(), setWeight(60), pauseFor(6*time.Minute)), 2),
+			backgroundMeasurements: "SII",
+			stableReplicas:         4,
+			ticks:                  18,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(func(s *sim) bool {
+					st := s.status()
+					return st != nil && st.Phase == msv1.RolloutPhasePaused && st.BackgroundAnalysis != nil && st.BackgroundAnalysis.Inconclusives == 2
+				}, annotate(annPromote, "1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0), backgroundOnlyWithTraffic(2),
+				func(s *sim, r tickRecord) {
+					if hasEvent(r.d, "RolloutPromoted") && stepOf(&r.d.Status) != stepOf(r.prev) {
+						s.inv.fail(r, "scenario: a resumed background analysis keeps the step", "step %d -> %d", stepOf(r.prev)+1, stepOf(&r.d.Status)+1)
+					}
+					if r.d.Status.Phase == msv1.RolloutPhasePromoting && r.prev.Phase != msv1.RolloutPhasePromoting &&
+						(r.prev.BackgroundAnalysis == nil || r.prev.BackgroundAnalysis.Inconclusives != 0) {
+						s.inv.fail(r, "scenario: promoted past a held background analysis", "%+v", r.prev.BackgroundAnalysis)
+					}
+				}),
+		},
+	}
+}
+
+func withBackground(c *msv1.Canary, startingStep int32) *msv1.Canary {
+	c.BackgroundAnalysis = &msv1.BackgroundAnalysis{StartingStep: ptr.To(startingStep)}
+	return c
+}
+
+// backgroundOnlyWithTraffic checks that the background analysis measures
+// only a canary with traffic, at or after its starting step.
+func backgroundOnlyWithTraffic(startingStep int32) func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		if r.obs.Background == nil {
+			return
+		}
+		if r.prev.CanaryWeight == 0 || stepOf(r.prev) < startingStep {
+			s.inv.fail(r, "scenario: background measurements only with traffic from the starting step", "weight %d at step %d", r.prev.CanaryWeight, stepOf(r.prev)+1)
+		}
 	}
 }
 

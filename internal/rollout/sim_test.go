@@ -169,6 +169,10 @@ type scenario struct {
 	// reconcile: the reconciles meanwhile see it running, and its answer
 	// triggers a reconcile. 0 answers within the reconcile that asks.
 	measureTakes time.Duration
+	// backgroundMeasurements scripts the background analysis's
+	// measurements as measurements does the steps' (default S); they
+	// answer within the reconcile that asks.
+	backgroundMeasurements string
 	// webhookAnswers scripts each webhook's answers in order, by name: Y
 	// (2xx) or N (anything else); afterwards Y. Calls answer within the
 	// reconcile that makes them.
@@ -316,6 +320,11 @@ type sim struct {
 	// inflight is the last measurement asked for when measurements take
 	// time, as the reconciler's analysis runner keeps it.
 	inflight *inflightMeasurement
+	// bgKey and bgResult are the last background measurement, kept for
+	// the status it was asked for, as the runner keeps it.
+	bgKey      string
+	bgResult   *Measurement
+	bgMeasured int
 
 	restartedAt   int
 	beforeRestart *msv1.RolloutStatus
@@ -445,6 +454,27 @@ func (s *sim) measure() *Measurement {
 		outcome = s.sc.measurements[s.measured]
 	}
 	s.measured++
+	return scriptedMeasurement(outcome)
+}
+
+// takeBackground plays the analysis runner's background slot: the
+// measurement the status is due for, the same one again until the status
+// records it.
+func (s *sim) takeBackground(prev *msv1.RolloutStatus, obs *Observation) {
+	b := prev.BackgroundAnalysis
+	k := fmt.Sprintf("%s/%s/%d", prev.CanaryRevision, b.StartedAt, b.Measurements)
+	if k != s.bgKey {
+		outcome := byte('S')
+		if s.bgMeasured < len(s.sc.backgroundMeasurements) {
+			outcome = s.sc.backgroundMeasurements[s.bgMeasured]
+		}
+		s.bgMeasured++
+		s.bgKey, s.bgResult = k, scriptedMeasurement(outcome)
+	}
+	obs.Background = s.bgResult
+}
+
+func scriptedMeasurement(outcome byte) *Measurement {
 	r := msv1.MetricResult{Name: "success-rate"}
 	switch outcome {
 	case 'S':
@@ -538,6 +568,9 @@ func (s *sim) runTick() {
 	obs := s.observe()
 	if s.sc.canary != nil && MeasurementDue(s.sc.canary, prev, obs.Now) {
 		s.takeMeasurement(prev, &obs)
+	}
+	if s.sc.canary != nil && BackgroundMeasurementDue(s.sc.canary, prev, obs.Now) {
+		s.takeBackground(prev, &obs)
 	}
 	s.callWebhooks(prev, &obs)
 	d := Plan(s.sc.canary, prev, obs)
@@ -661,6 +694,9 @@ func (s *sim) header() []string {
 		out = append(out, fmt.Sprintf("# analysis: interval %s, count %d (conclusive), failureLimit %d, inconclusiveLimit %d; measurements %q then %c",
 			AnalysisInterval(sc.canary), ptr.Deref(a.Count, DefaultCount), ptr.Deref(a.FailureLimit, 0), ptr.Deref(a.InconclusiveLimit, 0),
 			sc.measurements, sc.defaultOutcome()))
+		if b := sc.canary.BackgroundAnalysis; b != nil {
+			out = append(out, fmt.Sprintf("# background analysis from step %d: measurements %q then S", ptr.Deref(b.StartingStep, 0)+1, sc.backgroundMeasurements))
+		}
 		if sc.measureTakes > 0 {
 			out = append(out, fmt.Sprintf("# metrics: each measurement answers %s after it is asked for, off the reconcile; its answer triggers a reconcile", sc.measureTakes))
 		}
@@ -757,8 +793,14 @@ func (s *sim) line(r tickRecord) string {
 	if a := st.Analysis; a != nil {
 		fmt.Fprintf(&b, " analysis[%d]=%d/%d/%d", a.Step+1, a.Measurements, a.Failures, a.Inconclusives)
 	}
+	if a := st.BackgroundAnalysis; a != nil {
+		fmt.Fprintf(&b, " background=%d/%d/%d", a.Measurements, a.Failures, a.Inconclusives)
+	}
 	if m := r.obs.Measurement; m != nil {
 		fmt.Fprintf(&b, " measured=%s", m.Phase)
+	}
+	if m := r.obs.Background; m != nil {
+		fmt.Fprintf(&b, " background-measured=%s", m.Phase)
 	}
 	if r.obs.Measuring {
 		b.WriteString(" measuring")

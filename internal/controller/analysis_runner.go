@@ -74,6 +74,26 @@ func analysisKeyOf(ms *msv1.Microservice) analysisKey {
 	return k
 }
 
+// backgroundSlot is the runner's slot of background measurements.
+const backgroundSlot = "background"
+
+// backgroundKeyOf is the key of the background measurement that the
+// rollout status of ms is waiting for: Step holds the step the background
+// analysis started at, StepStarted its start.
+func backgroundKeyOf(ms *msv1.Microservice) analysisKey {
+	k := analysisKey{UID: ms.UID, Generation: ms.Generation}
+	st := ms.Status.Rollout
+	if st == nil || st.BackgroundAnalysis == nil {
+		return k
+	}
+	b := st.BackgroundAnalysis
+	k.Revision, k.Step, k.Measurements = st.CanaryRevision, b.Step, b.Measurements
+	if b.StartedAt != nil {
+		k.StepStarted = b.StartedAt.UnixNano()
+	}
+	return k
+}
+
 // callRunner takes calls to something outside the API server (analysis
 // measurements, webhooks) off the reconcile workers: a reconcile asks for
 // the call its status is due for, and goes on without it while it runs in

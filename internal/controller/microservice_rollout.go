@@ -26,6 +26,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,17 +109,29 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		}
 		o.CanaryProgressDeadlineExceeded = progressDeadlineExceeded(canary)
 	}
-	if rollout.MeasurementDue(ca.canary, ms.Status.Rollout, o.Now) {
-		// The measurement runs off the reconcile workers; the reconcile
-		// its end triggers plans with its result.
+	// Measurements run off the reconcile workers; the reconcile their end
+	// triggers plans with their result. An analysis step's and the
+	// background analysis's have a slot each.
+	var measuring []string
+	if st := ms.Status.Rollout; rollout.MeasurementDue(ca.canary, st, o.Now) {
 		measured, revision := ms.DeepCopy(), o.DesiredRevision
 		measured.Spec.Rollout.Canary = ca.canary
+		since := st.StepStartedAt
 		o.Measurement, o.Measuring = r.analyses.get(ms, "", analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
-			return r.measure(ctx, measured, revision, ca.args, ca.err)
+			return r.measure(ctx, measured, revision, since, ca.args, ca.err)
 		})
-	} else {
-		r.analyses.forget(client.ObjectKeyFromObject(ms))
+		measuring = append(measuring, "")
 	}
+	if st := ms.Status.Rollout; rollout.BackgroundMeasurementDue(ca.canary, st, o.Now) {
+		measured, revision := ms.DeepCopy(), o.DesiredRevision
+		measured.Spec.Rollout.Canary = ca.canary
+		since := st.BackgroundAnalysis.StartedAt
+		o.Background, o.BackgroundMeasuring = r.analyses.get(ms, backgroundSlot, backgroundKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
+			return r.measure(ctx, measured, revision, since, ca.args, ca.err)
+		})
+		measuring = append(measuring, backgroundSlot)
+	}
+	r.analyses.keep(client.ObjectKeyFromObject(ms), measuring)
 	// Webhook calls run off the reconcile workers too.
 	r.callWebhooks(ms, ca.canary, &o)
 	if stableFound {
@@ -159,23 +172,25 @@ func rolledOut(d *appsv1.Deployment) bool {
 
 // measure queries every metric of the analysis once for the canary track
 // (and for the stable track too, for a metric judged relative to it), all
-// at once, each within the analysis timeout.
+// at once, each within the analysis timeout. Rates are taken over the
+// analysis interval, or the time since since (the step's start, or the
+// background analysis's) when that is shorter.
 //
 // ms carries the analysis to run (its own, or its template's, with args);
 // templateErr says why the template cannot be used, and makes the
 // measurement Inconclusive with that message.
-func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string, args map[string]string, templateErr error) *rollout.Measurement {
+func (r *MicroserviceReconciler) measure(ctx context.Context, ms *msv1.Microservice, revision string, since *metav1.Time, args map[string]string, templateErr error) *rollout.Measurement {
 	if templateErr != nil {
 		return &rollout.Measurement{Phase: rollout.PhaseInconclusive, Metrics: []msv1.MetricResult{{
 			Name: "analysisTemplate", Phase: string(analysis.PhaseInconclusive), Message: templateErr.Error(),
 		}}}
 	}
 	a := ms.Spec.Rollout.Canary.Analysis
-	var sinceStep time.Duration
-	if st := ms.Status.Rollout; st != nil && st.StepStartedAt != nil {
-		sinceStep = r.now().Sub(st.StepStartedAt.Time)
+	var sinceStart time.Duration
+	if since != nil {
+		sinceStart = r.now().Sub(since.Time)
 	}
-	window := analysis.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStep)
+	window := analysis.RateWindow(rollout.AnalysisInterval(ms.Spec.Rollout.Canary), sinceStart)
 	impl := analysis.Implementation(a.Implementation)
 	if impl == "" {
 		impl = analysis.Implementation(r.DefaultGatewayImplementation)

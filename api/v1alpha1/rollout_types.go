@@ -17,11 +17,13 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // RolloutStrategyType is how a new version of the pod template reaches users.
-// +kubebuilder:validation:Enum=RollingUpdate;Canary
+// +kubebuilder:validation:Enum=RollingUpdate;Canary;BlueGreen
 type RolloutStrategyType string
 
 const (
@@ -30,6 +32,10 @@ const (
 	// CanaryStrategy runs the new version beside the old one and moves traffic
 	// to it step by step.
 	CanaryStrategy RolloutStrategyType = "Canary"
+	// BlueGreenStrategy runs the new version at full size with no traffic
+	// (the preview), then switches all traffic to it at once, keeping the
+	// old version for a while for a fast rollback.
+	BlueGreenStrategy RolloutStrategyType = "BlueGreen"
 )
 
 // TrafficRoutingType is what splits a canary's traffic between the tracks.
@@ -46,8 +52,10 @@ const (
 // Rollout says how a new version of the service is delivered.
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'Canary' || has(self.canary)",message="spec.rollout.canary is required when spec.rollout.strategy is Canary"
 // +kubebuilder:validation:XValidation:rule="self.strategy == 'Canary' || !has(self.canary)",message="spec.rollout.canary is only allowed with spec.rollout.strategy: Canary"
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'BlueGreen' || has(self.blueGreen)",message="spec.rollout.blueGreen is required when spec.rollout.strategy is BlueGreen (blueGreen: {} takes every default)"
+// +kubebuilder:validation:XValidation:rule="self.strategy == 'BlueGreen' || !has(self.blueGreen)",message="spec.rollout.blueGreen is only allowed with spec.rollout.strategy: BlueGreen"
 type Rollout struct {
-	// strategy is RollingUpdate (the default) or Canary.
+	// strategy is RollingUpdate (the default), Canary or BlueGreen.
 	// +kubebuilder:default=RollingUpdate
 	// +optional
 	Strategy RolloutStrategyType `json:"strategy,omitempty"`
@@ -55,6 +63,155 @@ type Rollout struct {
 	// canary configures the canary steps and their analysis.
 	// +optional
 	Canary *Canary `json:"canary,omitempty"`
+
+	// blueGreen configures the blue-green strategy.
+	// +optional
+	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+}
+
+// BlueGreen runs the new version beside the old one at full size with no
+// traffic (the preview, reached through the <name>-canary Service or the
+// matches), optionally analyses it, then switches all traffic to it at
+// once (automatically, or on a promote), optionally analyses it again,
+// and keeps the old version's pods for scaleDownDelay, during which an
+// abort switches back at once. Then the stable track takes the new
+// version and the preview goes.
+// +kubebuilder:validation:XValidation:rule="!(has(self.prePromotionAnalysis) && self.prePromotionAnalysis || has(self.postPromotionAnalysis) && self.postPromotionAnalysis) || has(self.analysis) || has(self.analysisTemplate)",message="spec.rollout.blueGreen.analysis (or analysisTemplate) is required with prePromotionAnalysis or postPromotionAnalysis"
+// +kubebuilder:validation:XValidation:rule="!(has(self.analysis) && has(self.analysisTemplate))",message="spec.rollout.blueGreen sets both analysis and analysisTemplate: keep one"
+// +kubebuilder:validation:XValidation:rule="!has(self.autoPromotionDelay) || !has(self.autoPromotion) || self.autoPromotion",message="spec.rollout.blueGreen.autoPromotionDelay needs autoPromotion: leave autoPromotion out (or true), or drop the delay"
+type BlueGreen struct {
+	// autoPromotion switches traffic to the new version once its preview
+	// is ready (and its pre-promotion analysis passed); false waits for a
+	// promote (kubectl msvc promote). Defaults to true.
+	// +optional
+	AutoPromotion *bool `json:"autoPromotion,omitempty"`
+
+	// autoPromotionDelay waits this long, with the preview ready, before an
+	// automatic switch.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.blueGreen.autoPromotionDelay must be a duration such as 30s or 10m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || duration(self) <= duration('720h')",message="spec.rollout.blueGreen.autoPromotionDelay must be at most 720h"
+	// +optional
+	AutoPromotionDelay *metav1.Duration `json:"autoPromotionDelay,omitempty"`
+
+	// prePromotionAnalysis runs the analysis on the preview before the
+	// switch; a failure removes the preview with no user request having
+	// reached it but those of the matches.
+	// +optional
+	PrePromotionAnalysis bool `json:"prePromotionAnalysis,omitempty"`
+
+	// postPromotionAnalysis runs the analysis after the switch, while the
+	// old version is kept; a failure switches back at once.
+	// +optional
+	PostPromotionAnalysis bool `json:"postPromotionAnalysis,omitempty"`
+
+	// scaleDownDelay keeps the old version's pods, with no traffic, this
+	// long after the switch (and its post-promotion analysis): an abort in
+	// that time switches back to them at once. Defaults to 30s.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.blueGreen.scaleDownDelay must be a duration such as 30s or 10m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || duration(self) <= duration('24h')",message="spec.rollout.blueGreen.scaleDownDelay must be at most 24h"
+	// +optional
+	ScaleDownDelay *metav1.Duration `json:"scaleDownDelay,omitempty"`
+
+	// analysis is how the new version is judged by its metrics, as in a
+	// canary.
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// analysisTemplate uses an AnalysisTemplate of the namespace instead of
+	// an analysis of its own.
+	// +optional
+	AnalysisTemplate *AnalysisTemplateRef `json:"analysisTemplate,omitempty"`
+
+	// trafficRouting is as in a canary: GatewayAPI (the default) or Mesh.
+	// +kubebuilder:validation:Enum=GatewayAPI;Mesh
+	// +optional
+	TrafficRouting TrafficRoutingType `json:"trafficRouting,omitempty"`
+
+	// alerts are as in a canary.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=provider
+	// +optional
+	Alerts []RolloutAlert `json:"alerts,omitempty"`
+
+	// matches send matching requests to the preview before the switch, as
+	// a canary's do: testers reach the new version through the Gateway.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Matches []CanaryMatch `json:"matches,omitempty"`
+
+	// progressDeadline is how long the switch waits for the preview's pods
+	// to be ready; past it the new version is rolled back. Defaults to 10m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$')",message="spec.rollout.blueGreen.progressDeadline must be a duration such as 30s, 10m or 1h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}(\\\\.[0-9]{1,9})?(ms|s|m|h)){1,4}$') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))",message="spec.rollout.blueGreen.progressDeadline must be from 1s to 24h"
+	// +optional
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// webhooks are as in a canary; rollout webhooks run after the switch.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+}
+
+// DefaultScaleDownDelay is how long a blue-green switch keeps the old
+// version's pods when the spec says nothing.
+const DefaultScaleDownDelay = 30 * time.Second
+
+// EffectiveCanary is the canary that delivers r: its own for the Canary
+// strategy, the one a BlueGreen strategy amounts to, nil otherwise. A
+// blue-green is a canary at full size whose steps are: the pre-promotion
+// analysis, the wait for a promote (or the auto-promotion delay), the
+// switch (setWeight 100), the post-promotion analysis, and a pause of
+// scaleDownDelay.
+func (r *Rollout) EffectiveCanary() *Canary {
+	switch {
+	case r == nil:
+		return nil
+	case r.Strategy == CanaryStrategy:
+		return r.Canary
+	case r.Strategy != BlueGreenStrategy || r.BlueGreen == nil:
+		return nil
+	}
+	bg := r.BlueGreen
+	c := &Canary{
+		Scale:            FullCanaryScale,
+		Analysis:         bg.Analysis,
+		AnalysisTemplate: bg.AnalysisTemplate,
+		TrafficRouting:   bg.TrafficRouting,
+		Alerts:           bg.Alerts,
+		Matches:          bg.Matches,
+		ProgressDeadline: bg.ProgressDeadline,
+		Webhooks:         bg.Webhooks,
+	}
+	if bg.PrePromotionAnalysis {
+		c.Steps = append(c.Steps, CanaryStep{Analysis: &AnalysisStep{}})
+	}
+	switch {
+	case bg.AutoPromotion != nil && !*bg.AutoPromotion:
+		c.Steps = append(c.Steps, CanaryStep{Pause: &PauseStep{}})
+	case bg.AutoPromotionDelay != nil:
+		c.Steps = append(c.Steps, CanaryStep{Pause: &PauseStep{Duration: bg.AutoPromotionDelay.DeepCopy()}})
+	}
+	full := int32(100)
+	c.Steps = append(c.Steps, CanaryStep{SetWeight: &full})
+	if bg.PostPromotionAnalysis {
+		c.Steps = append(c.Steps, CanaryStep{Analysis: &AnalysisStep{}})
+	}
+	delay := metav1.Duration{Duration: DefaultScaleDownDelay}
+	if bg.ScaleDownDelay != nil {
+		delay = *bg.ScaleDownDelay
+	}
+	c.Steps = append(c.Steps, CanaryStep{Pause: &PauseStep{Duration: &delay}})
+	return c
 }
 
 // Canary is a list of steps run in order for every new version, and the
@@ -71,6 +228,14 @@ type Canary struct {
 	// +listType=atomic
 	// +required
 	Steps []CanaryStep `json:"steps"`
+
+	// scale is how many pods the canary runs: Weight (the default), its
+	// weight's share of the stable replicas (at least 1); Full, as many as
+	// the stable track from its start, so that it can take any weight at
+	// once (a blue-green's preview is one).
+	// +kubebuilder:validation:Enum=Weight;Full
+	// +optional
+	Scale CanaryScale `json:"scale,omitempty"`
 
 	// analysis is how the canary is judged by its metrics.
 	// +optional
@@ -386,6 +551,16 @@ type RolloutAlert struct {
 	// +optional
 	Severity AlertSeverity `json:"severity,omitempty"`
 }
+
+// CanaryScale is how many pods a canary runs.
+type CanaryScale string
+
+const (
+	// WeightCanaryScale runs the weight's share of the stable replicas.
+	WeightCanaryScale CanaryScale = "Weight"
+	// FullCanaryScale runs as many replicas as the stable track.
+	FullCanaryScale CanaryScale = "Full"
+)
 
 // BackgroundAnalysis says from which step the analysis runs throughout.
 type BackgroundAnalysis struct {

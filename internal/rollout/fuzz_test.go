@@ -265,6 +265,12 @@ func decodeScenario(data []byte) *scenario {
 		}
 	}
 
+	// One scenario in five runs its canary at full scale (as a blue-green
+	// does), by the first step's parameter.
+	if len(data) > 1 && data[1]%5 == 0 {
+		c.Scale = msv1.FullCanaryScale
+	}
+
 	// Control annotation values are written in time order, the way
 	// $(date +%s) makes them: mostly a new value, sometimes the one already
 	// there again (which must not act twice). The planner remembers only
@@ -356,6 +362,11 @@ func fuzzChecks(s *sim, r tickRecord) {
 	}
 	webhookGatesHold(s, r)
 	backgroundHolds(s, r)
+	if c := s.sc.canary; c.Scale == msv1.FullCanaryScale && (st.Phase == msv1.RolloutPhaseProgressing || st.Phase == msv1.RolloutPhasePaused) &&
+		st.CanaryRevision != "" && d.CanaryReplicas != 0 && d.CanaryReplicas != max(r.obs.StableReplicas, 1) {
+		// None at all while a confirm-rollout gate holds the start.
+		s.inv.fail(r, "a full-scale canary runs as many replicas as the stable track, or none", "%d canary replicas, %d stable", d.CanaryReplicas, r.obs.StableReplicas)
+	}
 }
 
 // backgroundHolds checks, when the canary has a background analysis, that

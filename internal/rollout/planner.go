@@ -422,6 +422,15 @@ func RouteWeight(weight int32, obs Observation) int32 {
 	return weight
 }
 
+// canaryReplicasAt is the canary's replica count at weight: its share of
+// the stable replicas, or all of them for a canary at full scale.
+func (p *planner) canaryReplicasAt(weight int32) int32 {
+	if p.c.Scale == msv1.FullCanaryScale {
+		return max(p.obs.StableReplicas, 1)
+	}
+	return CanaryReplicasFor(weight, p.obs.StableReplicas)
+}
+
 func (p *planner) event(warning bool, reason, format string, args ...any) {
 	p.events = append(p.events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
@@ -543,7 +552,7 @@ func (p *planner) settle(revision string) {
 // route's: the status write of the reconcile that raised it may be lost.
 func (p *planner) drainCanary() {
 	if w := max(p.st.CanaryWeight, p.prevWeight, p.obs.RoutedCanaryWeight); w > 0 && p.obs.HasRoute {
-		p.canaryReplicas = CanaryReplicasFor(w, p.obs.StableReplicas)
+		p.canaryReplicas = p.canaryReplicasAt(w)
 		p.st.CanaryWeight = 0
 		if p.requeue == 0 || p.requeue > drainCheck {
 			p.requeue = drainCheck
@@ -685,7 +694,7 @@ func (p *planner) runSteps() {
 
 // holdCanary keeps the canary at the replicas of its current weight.
 func (p *planner) holdCanary() {
-	p.canaryReplicas = CanaryReplicasFor(p.st.CanaryWeight, p.obs.StableReplicas)
+	p.canaryReplicas = p.canaryReplicasAt(p.st.CanaryWeight)
 }
 
 // runStep runs step i and reports whether it is done.
@@ -694,7 +703,7 @@ func (p *planner) runStep(i int, s msv1.CanaryStep) bool {
 	switch {
 	case s.SetWeight != nil:
 		w := *s.SetWeight
-		p.canaryReplicas = CanaryReplicasFor(max(w, p.st.CanaryWeight), p.obs.StableReplicas)
+		p.canaryReplicas = p.canaryReplicasAt(max(w, p.st.CanaryWeight))
 		if !p.canaryReady(p.canaryReplicas) {
 			p.waitForPods(i, w)
 			return false
@@ -891,7 +900,7 @@ func (p *planner) promote() {
 		return
 	}
 	if (p.st.CanaryWeight > 0 || p.obs.RoutedCanaryWeight > 0) && p.obs.HasRoute {
-		p.canaryReplicas = CanaryReplicasFor(max(p.st.CanaryWeight, p.obs.RoutedCanaryWeight), p.obs.StableReplicas)
+		p.canaryReplicas = p.canaryReplicasAt(max(p.st.CanaryWeight, p.obs.RoutedCanaryWeight))
 		p.st.CanaryWeight = 0
 		p.st.Message = "Promoting: traffic moved back to stable"
 		p.requeue = drainCheck

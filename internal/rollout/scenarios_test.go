@@ -865,6 +865,84 @@ func scenarios() []scenario {
 					}
 				}),
 		},
+		{
+			name: "blue-green",
+			doc: []string{
+				"Blue-green with every default: the preview runs at full size (4 pods) with no traffic;",
+				"once all its pods are ready all traffic switches at once (0 to 100, nothing between);",
+				"the old version's 4 pods stay, with no traffic, for the 30s scale-down delay; then the",
+				"stable track takes the new version, traffic moves back to it and the preview goes.",
+			},
+			canary:           blueGreen(msv1.BlueGreen{}),
+			stableReplicas:   4,
+			canaryReadyAfter: 2,
+			stableReadyAfter: 1,
+			ticks:            14,
+			hooks:            []hook{atTick(1, specRevision("rev2"))},
+			check:            allOf(endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0), blueGreenSwitch(4)),
+		},
+		{
+			name: "blue-green-manual-post-analysis-fails",
+			doc: []string{
+				"Blue-green with autoPromotion false and a post-promotion analysis: the preview waits",
+				"for a promote; the switch sends it all traffic; its first measurement fails and",
+				"traffic switches back to the old version, whose pods never left.",
+			},
+			canary: blueGreen(msv1.BlueGreen{AutoPromotion: ptr.To(false), PostPromotionAnalysis: true,
+				Analysis: analysisSpec(time.Minute, 2, 0, 0)}),
+			measurements:   "F",
+			stableReplicas: 4,
+			ticks:          12,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 1), annotate(annPromote, "1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseRolledBack, "rev1", 0), blueGreenSwitch(4), stableRevisionStays("rev1")),
+		},
+		{
+			name: "blue-green-abort-in-scale-down-delay",
+			doc: []string{
+				"Blue-green: an abort during the scale-down delay after the switch sends all traffic",
+				"back to the old version at once; its pods were kept, so nothing waits for a pod.",
+			},
+			canary:         blueGreen(msv1.BlueGreen{ScaleDownDelay: &metav1.Duration{Duration: 5 * time.Minute}}),
+			stableReplicas: 3,
+			ticks:          10,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseAtStep(msv1.RolloutPhasePaused, 2), annotate(annAbort, "1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseAborted, "rev1", 0), blueGreenSwitch(3), stableRevisionStays("rev1")),
+		},
+	}
+}
+
+// blueGreen is the canary that a BlueGreen strategy amounts to.
+func blueGreen(bg msv1.BlueGreen) *msv1.Canary {
+	return (&msv1.Rollout{Strategy: msv1.BlueGreenStrategy, BlueGreen: &bg}).EffectiveCanary()
+}
+
+// blueGreenSwitch checks a blue-green's promises on every tick: the route
+// sends the preview 0% or 100%, nothing between; it sends 100% only to a
+// preview with all its pods ready; and while the preview has traffic the
+// stable track keeps all its pods.
+func blueGreenSwitch(replicas int32) func(*sim, tickRecord) {
+	return func(s *sim, r tickRecord) {
+		w := r.d.RouteWeight
+		if w != 0 && w != 100 {
+			s.inv.fail(r, "blue-green: all or nothing", "route weight %d", w)
+		}
+		if w == 100 && (s.canary.ready < replicas || r.d.CanaryReplicas < replicas) {
+			s.inv.fail(r, "blue-green: the switch waits for the whole preview", "%d of %d preview pods ready", s.canary.ready, replicas)
+		}
+		if r.d.Status.Phase == msv1.RolloutPhaseProgressing || r.d.Status.Phase == msv1.RolloutPhasePaused {
+			if r.d.CanaryReplicas != replicas {
+				s.inv.fail(r, "blue-green: the preview runs at full size", "%d replicas, want %d", r.d.CanaryReplicas, replicas)
+			}
+			if w == 100 && s.stable.ready < replicas {
+				s.inv.fail(r, "blue-green: the old version is kept", "%d of %d stable pods ready", s.stable.ready, replicas)
+			}
+		}
 	}
 }
 

@@ -290,7 +290,7 @@ func (p *planner) startWebhooks() bool {
 	// The checks are made due only once the canary has a ready pod to
 	// check.
 	if !p.allSucceeded(checks) {
-		p.canaryReplicas = CanaryReplicasFor(0, p.obs.StableReplicas)
+		p.canaryReplicas = p.canaryReplicasAt(0)
 		if !p.canaryReady(p.canaryReplicas) {
 			p.waitForPods(0, 0)
 			if p.st.Phase == msv1.RolloutPhaseProgressing {

@@ -41,6 +41,20 @@ const (
 	AnnotationConfigHash = "apps.msvc.dev/config-hash"
 )
 
+// AsCanary is ms with a BlueGreen strategy written as the canary it
+// amounts to (Rollout.EffectiveCanary), so that the reconciler, the
+// builders and the plugin deal with one shape of progressive delivery.
+// Any other ms is returned as it is; a converted one is a copy.
+func AsCanary(ms *msv1.Microservice) *msv1.Microservice {
+	r := ms.Spec.Rollout
+	if r == nil || r.Strategy != msv1.BlueGreenStrategy || r.BlueGreen == nil {
+		return ms
+	}
+	out := ms.DeepCopy()
+	out.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: r.EffectiveCanary()}
+	return out
+}
+
 // IsCanary reports whether ms delivers new versions as canaries.
 func IsCanary(ms *msv1.Microservice) bool {
 	return ms.Spec.Rollout != nil && ms.Spec.Rollout.Strategy == msv1.CanaryStrategy && ms.Spec.Rollout.Canary != nil

@@ -42,10 +42,14 @@ const analysisTemplateIndex = "spec.rollout.canary.analysisTemplate.name"
 
 func indexAnalysisTemplate(obj client.Object) []string {
 	ms, ok := obj.(*msv1.Microservice)
-	if !ok || ms.Spec.Rollout == nil || ms.Spec.Rollout.Canary == nil || ms.Spec.Rollout.Canary.AnalysisTemplate == nil {
+	if !ok {
 		return nil
 	}
-	return []string{ms.Spec.Rollout.Canary.AnalysisTemplate.Name}
+	c := ms.Spec.Rollout.EffectiveCanary()
+	if c == nil || c.AnalysisTemplate == nil {
+		return nil
+	}
+	return []string{c.AnalysisTemplate.Name}
 }
 
 // usingTemplate maps an AnalysisTemplate to the Microservices that use it:

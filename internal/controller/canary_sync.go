@@ -95,3 +95,6 @@ func (r *MicroserviceReconciler) removeCanary(ctx context.Context, ms *msv1.Micr
 func hasTrackServices(ms *msv1.Microservice) bool {
 	return builder.IsCanary(ms) && len(ms.Spec.Ports) > 0
 }
+
+// asCanary is builder.AsCanary: a blue-green written as its canary.
+func asCanary(ms *msv1.Microservice) *msv1.Microservice { return builder.AsCanary(ms) }

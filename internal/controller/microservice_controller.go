@@ -126,6 +126,8 @@ func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil || ms == nil {
 		return ctrl.Result{}, err
 	}
+	// A blue-green is delivered as the full-scale canary it amounts to.
+	ms = asCanary(ms)
 	if !ms.DeletionTimestamp.IsZero() {
 		// Owner references let the garbage collector remove the children.
 		return ctrl.Result{}, nil

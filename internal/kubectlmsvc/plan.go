@@ -43,6 +43,8 @@ type Live struct {
 // at least. live is nil for a Microservice that does not exist yet. The
 // plan is written to w at once; Plan returns the error of that write.
 func Plan(ms *msv1.Microservice, live *Live, w io.Writer) error {
+	// A blue-green is planned as the steps it amounts to.
+	ms = builder.AsCanary(ms)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Microservice %s/%s\n\nObjects the operator writes:\n", ms.Namespace, ms.Name)
 	var rows strings.Builder
@@ -169,10 +171,10 @@ func planRollout(ms *msv1.Microservice, live *Live, w *strings.Builder) {
 			takes = fmt.Sprintf("at least %s (%d measurements, %s apart)", d, count, rollout.AnalysisInterval(c))
 			least += d
 		}
-		fmt.Fprintf(&rows, "  %d/%d\t%s\t%d/%d\t%s\t%s\n", i+1, n, action, 100-weight, weight, podsAt(weight, stable), takes)
+		fmt.Fprintf(&rows, "  %d/%d\t%s\t%d/%d\t%s\t%s\n", i+1, n, action, 100-weight, weight, podsAt(weight, stable, c.Scale), takes)
 	}
 	fmt.Fprintf(&rows, "  -\tpromotion\t%d/%d then 100/0\t%s then 0\tuntil the stable Deployment has rolled out (rolled back past %s)\n",
-		100-weight, weight, podsAt(weight, stable), rollout.ProgressDeadline(c))
+		100-weight, weight, podsAt(weight, stable, c.Scale), rollout.ProgressDeadline(c))
 	align(w, rows.String())
 	estimate := fmt.Sprintf("at least %s", least)
 	if gates > 0 {
@@ -181,7 +183,10 @@ func planRollout(ms *msv1.Microservice, live *Live, w *strings.Builder) {
 	fmt.Fprintf(w, "Duration: %s, plus the pods' start-up at each weight and at the promotion.\n", estimate)
 }
 
-func podsAt(weight, stable int32) string {
+func podsAt(weight, stable int32, scale msv1.CanaryScale) string {
+	if scale == msv1.FullCanaryScale {
+		return fmt.Sprint(stable)
+	}
 	if weight == 0 {
 		return "0"
 	}

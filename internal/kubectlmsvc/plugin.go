@@ -71,6 +71,8 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ms); err != nil {
 		return fmt.Errorf("getting Microservice %s/%s: %w", ns, name, err)
 	}
+	// A blue-green is shown as the steps it amounts to.
+	ms = builder.AsCanary(ms)
 	// The tree is drawn in memory and written at once: a failed write is
 	// one error to return, and Watch redraws without flicker.
 	var b strings.Builder

@@ -92,17 +92,7 @@ func (p *planner) background() bool {
 	if as == nil {
 		return true
 	}
-	if m != nil {
-		as.Measurements++
-		as.LastMeasuredAt = p.now()
-		as.Metrics = m.Metrics
-		switch m.Phase {
-		case PhaseFailed:
-			as.Failures++
-		case PhaseInconclusive:
-			as.Inconclusives++
-		}
-	}
+	p.count(as, m)
 	switch {
 	case as.Failures > ptr.Deref(a.FailureLimit, 0):
 		why := "background analysis: " + failing(as.Metrics)

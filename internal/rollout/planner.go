@@ -830,17 +830,7 @@ func (p *planner) analyse(i int) bool {
 	// a step this reconcile moves on to takes its own, one interval in.
 	m, measuring := p.obs.Measurement, p.obs.Measuring
 	p.obs.Measurement, p.obs.Measuring = nil, false
-	if m != nil {
-		as.Measurements++
-		as.LastMeasuredAt = p.now()
-		as.Metrics = m.Metrics
-		switch m.Phase {
-		case PhaseFailed:
-			as.Failures++
-		case PhaseInconclusive:
-			as.Inconclusives++
-		}
-	}
+	p.count(as, m)
 	switch {
 	case as.Failures > ptr.Deref(a.FailureLimit, 0):
 		p.rollBack(i, fmt.Sprintf("Analysis failed %d of %d measurements: %s", as.Failures, as.Measurements, failing(as.Metrics)), failing(as.Metrics))
@@ -866,6 +856,22 @@ func (p *planner) analyse(i int) bool {
 	}
 	p.requeue = max(nextMeasurement(p.c, &p.st).Sub(p.obs.Now), time.Second)
 	return false
+}
+
+// count adds measurement m, if any, to the tally as.
+func (p *planner) count(as *msv1.AnalysisStatus, m *Measurement) {
+	if m == nil {
+		return
+	}
+	as.Measurements++
+	as.LastMeasuredAt = p.now()
+	as.Metrics = m.Metrics
+	switch m.Phase {
+	case PhaseFailed:
+		as.Failures++
+	case PhaseInconclusive:
+		as.Inconclusives++
+	}
 }
 
 // failing lists the metrics of a measurement that did not pass.

@@ -914,6 +914,21 @@ func scenarios() []scenario {
 			},
 			check: allOf(endsWith(msv1.RolloutPhaseAborted, "rev1", 0), blueGreenSwitch(3), stableRevisionStays("rev1")),
 		},
+		{
+			name: "blue-green-worker",
+			doc: []string{
+				"Blue-green of a worker with no ports (no route, so no weights: admission allows it",
+				"only without ports): the new version runs at full size beside the old one, then the",
+				"stable track takes it and the preview goes. Nothing is switched.",
+			},
+			canary:           blueGreen(msv1.BlueGreen{ScaleDownDelay: &metav1.Duration{Duration: time.Minute}}),
+			noRoute:          true,
+			stableReplicas:   2,
+			stableReadyAfter: 1,
+			ticks:            10,
+			hooks:            []hook{atTick(1, specRevision("rev2"))},
+			check:            endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
+		},
 	}
 }
 

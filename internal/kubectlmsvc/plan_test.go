@@ -111,3 +111,24 @@ func TestPlanWithoutARollout(t *testing.T) {
 		t.Errorf("rolling update plan:\n%s", got)
 	}
 }
+
+func TestPlanOfABlueGreen(t *testing.T) {
+	blueGreen := func(image string) *msv1.Microservice {
+		ms := canaryCheckout(image)
+		ms.Spec.Rollout = &msv1.Rollout{Strategy: msv1.BlueGreenStrategy, BlueGreen: &msv1.BlueGreen{AutoPromotion: ptr.To(false)}}
+		return ms
+	}
+	got := planned(t, blueGreen("ghcr.io/acme/checkout:2.0.0"), &Live{Microservice: blueGreen("ghcr.io/acme/checkout:1.0.0"), StableReplicas: 4})
+	// The preview runs the stable track's 4 pods from the start; the
+	// switch is one step from 0 to 100.
+	want := `Rollout: a canary in 3 steps, then a promotion (stable track at 4 pods now).
+  STEP  ACTION         TRAFFIC stable/canary  CANARY PODS  TAKES
+  1/3   manual gate    100/0                  4            until promoted
+  2/3   setWeight 100  0/100                  4            until the pods are ready (rolled back past 10m0s)
+  3/3   pause          0/100                  4            30s
+  -     promotion      0/100 then 100/0       4 then 0     until the stable Deployment has rolled out (rolled back past 10m0s)
+`
+	if !strings.Contains(got, want) {
+		t.Errorf("plan:\n%s\nwant it to contain:\n%s", got, want)
+	}
+}

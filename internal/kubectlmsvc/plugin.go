@@ -71,7 +71,11 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ms); err != nil {
 		return fmt.Errorf("getting Microservice %s/%s: %w", ns, name, err)
 	}
-	// A blue-green is shown as the steps it amounts to.
+	// A blue-green is shown as the steps it amounts to, and named.
+	strategy := ""
+	if ms.Spec.Rollout != nil && ms.Spec.Rollout.Strategy == msv1.BlueGreenStrategy {
+		strategy = "blue-green, "
+	}
 	ms = builder.AsCanary(ms)
 	// The tree is drawn in memory and written at once: a failed write is
 	// one error to return, and Watch redraws without flicker.
@@ -94,7 +98,7 @@ func Get(ctx context.Context, c client.Client, ns, name string, p Printer) error
 		if ro.CurrentStep != nil && builder.IsCanary(ms) {
 			step = fmt.Sprintf("%d/%d", min(*ro.CurrentStep+1, int32(len(ms.Spec.Rollout.Canary.Steps))), len(ms.Spec.Rollout.Canary.Steps))
 		}
-		fmt.Fprintf(w, "├─ rollout: %s  step %s  canary weight %d%%  (%s)\n", p.state(string(ro.Phase)), step, ro.CanaryWeight, ro.TrafficRouting)
+		fmt.Fprintf(w, "├─ rollout: %s  step %s  canary weight %d%%  (%s%s)\n", p.state(string(ro.Phase)), step, ro.CanaryWeight, strategy, ro.TrafficRouting)
 		if ro.Message != "" {
 			fmt.Fprintf(w, "│  %s\n", ro.Message)
 		}

@@ -45,6 +45,13 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
+// DefaultKubeAPIQPS and DefaultKubeAPIBurst are the manager's client-side
+// rate limit unless --kube-api-qps and --kube-api-burst say otherwise.
+const (
+	DefaultKubeAPIQPS   = 50
+	DefaultKubeAPIBurst = 100
+)
+
 // CacheOptions limits the operator's informers to what it manages: every
 // Microservice, and of every other kind only the objects labelled as managed
 // by the operator. Cached objects keep only what the operator reads: it

@@ -96,6 +96,11 @@ func startOperatorEnv(crdPaths []string, customize ...func(*envtest.Environment)
 		},
 		writes: &writeCounter{},
 	}
+	// envtest's default Service range is a /24. Nothing deletes a spec's
+	// namespace here (no namespace controller), so the Services of the
+	// whole suite add up: past about 250, a Service could not be created
+	// ("failed to allocate a serviceIP: range is full", seen in a full run).
+	e.testEnv.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	for _, c := range customize {
 		c(e.testEnv)
 	}
@@ -190,6 +195,10 @@ func (e *operatorEnv) runManager(o managerOptions) *runningManager {
 	// The manager's requests go through a counter, so tests can assert how
 	// many writes a reconcile made.
 	mgrCfg := rest.CopyConfig(e.operatorCfg)
+	// cmd/main.go's rate limit: envtest's users get client-go's 5 requests
+	// a second, which made a restarted manager take over 20 s to catch up
+	// with the Microservices earlier specs left (seen in CI).
+	mgrCfg.QPS, mgrCfg.Burst = DefaultKubeAPIQPS, DefaultKubeAPIBurst
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: e.writes} })
 	mgrCfg.Wrap(secretRequests.wrap)
 	if o.wrap != nil {

@@ -113,23 +113,19 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	// triggers plans with their result. An analysis step's and the
 	// background analysis's have a slot each.
 	var measuring []string
-	if st := ms.Status.Rollout; rollout.MeasurementDue(ca.canary, st, o.Now) {
+	take := func(slot string, key analysisKey, since *metav1.Time) (*rollout.Measurement, bool) {
 		measured, revision := ms.DeepCopy(), o.DesiredRevision
 		measured.Spec.Rollout.Canary = ca.canary
-		since := st.StepStartedAt
-		o.Measurement, o.Measuring = r.analyses.get(ms, "", analysisKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
+		measuring = append(measuring, slot)
+		return r.analyses.get(ms, slot, key, func(ctx context.Context) *rollout.Measurement {
 			return r.measure(ctx, measured, revision, since, ca.args, ca.err)
 		})
-		measuring = append(measuring, "")
+	}
+	if st := ms.Status.Rollout; rollout.MeasurementDue(ca.canary, st, o.Now) {
+		o.Measurement, o.Measuring = take("", analysisKeyOf(ms), st.StepStartedAt)
 	}
 	if st := ms.Status.Rollout; rollout.BackgroundMeasurementDue(ca.canary, st, o.Now) {
-		measured, revision := ms.DeepCopy(), o.DesiredRevision
-		measured.Spec.Rollout.Canary = ca.canary
-		since := st.BackgroundAnalysis.StartedAt
-		o.Background, o.BackgroundMeasuring = r.analyses.get(ms, backgroundSlot, backgroundKeyOf(ms), func(ctx context.Context) *rollout.Measurement {
-			return r.measure(ctx, measured, revision, since, ca.args, ca.err)
-		})
-		measuring = append(measuring, backgroundSlot)
+		o.Background, o.BackgroundMeasuring = take(backgroundSlot, backgroundKeyOf(ms), st.BackgroundAnalysis.StartedAt)
 	}
 	r.analyses.keep(client.ObjectKeyFromObject(ms), measuring)
 	// Webhook calls run off the reconcile workers too.

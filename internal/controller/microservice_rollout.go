@@ -86,9 +86,11 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		}
 	}
 	if o.HasRoute {
-		if o.RoutedCanaryWeight, err = r.router.CanaryWeight(ctx, ms); err != nil {
+		routed, err := r.router.Observe(ctx, ms)
+		if err != nil {
 			return err
 		}
+		o.RoutedCanaryWeight, o.RouteApplied = routed.CanaryWeight, routed.Applied
 	}
 	o.RouterName = r.router.Name()
 	if builder.IsMeshRouted(ms) {

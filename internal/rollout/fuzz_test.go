@@ -205,13 +205,17 @@ func decodeScenario(data []byte) *scenario {
 	}
 
 	clockByte := 0
+	// The route's byte also says how long the Gateway takes to apply a
+	// route change: at once, or 1.5, 3 or 4.5 s later.
+	routeByte := r.next()
 	sc := &scenario{
 		name:             "fuzz",
 		canary:           c,
 		stableReplicas:   int32(r.next()%10 + 1),
 		canaryReadyAfter: readinessDelay(r.next()),
 		stableReadyAfter: r.next() % 3,
-		noRoute:          r.next()%2 == 1,
+		noRoute:          routeByte%2 == 1,
+		gatewayLag:       time.Duration(routeByte/2%4) * 1500 * time.Millisecond,
 		clockStep:        func() time.Duration { clockByte = r.next(); return time.Duration(clockByte%12+1) * 10 * time.Second }(),
 		ticks:            fuzzTicks,
 		// Every scenario delivers a new revision; the events do the rest.

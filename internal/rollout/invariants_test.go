@@ -129,6 +129,12 @@ func (v *invariants) check(s *sim, r tickRecord) {
 	if hasRoute && w > 0 && s.canary.ready == 0 && !nowhere {
 		v.fail(r, "no traffic to a canary with no ready pods", "route weight %d", w)
 	}
+	// The Gateway's data plane applies a route change later: while it
+	// still sends the canary traffic by the route's previous version, the
+	// canary keeps pods.
+	if hasRoute && s.served > 0 && d.CanaryReplicas == 0 {
+		v.fail(r, "canary not scaled to 0 while the data plane still sends it traffic", "the data plane sends the canary %d%% (route %d)", s.served, w)
+	}
 	if w > r.prevWeight {
 		v.minStab = s.stable.replicas
 	} else {
@@ -281,6 +287,12 @@ func TestInvariantsCatchViolations(t *testing.T) {
 			st := progressing(0)
 			st.Phase = msv1.RolloutPhaseAborted
 			return tickRecord{d: Decision{Status: st}, prevWeight: 20}
+		}},
+		{"canary removed while the Gateway still sends it the old weight", "canary not scaled to 0 while the data plane still sends it traffic", func(s *sim) tickRecord {
+			st := progressing(0)
+			st.Phase = msv1.RolloutPhaseAborted
+			s.served = 20
+			return tickRecord{d: Decision{Status: st}, obs: Observation{StableReplicas: 4}}
 		}},
 		{"weight increased after an abort", "weight never increases after an abort or rollback", func(s *sim) tickRecord {
 			s.inv.stopped = true

@@ -108,6 +108,11 @@ type Observation struct {
 	// which is more than the status says when the status write of the
 	// reconcile that raised it was lost.
 	RoutedCanaryWeight int32
+	// RouteApplied is true when the router's provider has applied the live
+	// route (see traffic.Routed): until then its data plane may send
+	// requests by the route's previous version, so the canary keeps the
+	// pods that version needs.
+	RouteApplied bool
 
 	// Webhooks are the answers of the webhook calls that WebhooksDue
 	// asked for and that have answered.
@@ -550,17 +555,39 @@ func (p *planner) settle(revision string) {
 // start), and an abort in the same reconcile must not scale the canary to
 // zero while the route still sends it that weight. So does the live
 // route's: the status write of the reconcile that raised it may be lost.
+//
+// Once the route sends it nothing, the canary still keeps its serving pods
+// until the router reports the route applied: the data plane may still
+// send requests by the route's previous version.
 func (p *planner) drainCanary() {
-	if w := max(p.st.CanaryWeight, p.prevWeight, p.obs.RoutedCanaryWeight); w > 0 && p.obs.HasRoute {
+	w := max(p.st.CanaryWeight, p.prevWeight, p.obs.RoutedCanaryWeight)
+	p.st.CanaryWeight = 0
+	if w > 0 && p.obs.HasRoute {
 		p.canaryReplicas = p.canaryReplicasAt(w)
-		p.st.CanaryWeight = 0
-		if p.requeue == 0 || p.requeue > drainCheck {
-			p.requeue = drainCheck
-		}
+		p.drainAgain()
 		return
 	}
-	p.st.CanaryWeight = 0
+	if p.routeUnapplied() {
+		p.canaryReplicas = p.unappliedReplicas()
+		p.drainAgain()
+		return
+	}
 	p.canaryReplicas = 0
+}
+
+// routeUnapplied is true while the router has not yet applied the live route.
+func (p *planner) routeUnapplied() bool { return p.obs.HasRoute && !p.obs.RouteApplied }
+
+// unappliedReplicas keeps the canary's serving pods (at least one) while
+// the route that took its traffic away is not applied yet.
+func (p *planner) unappliedReplicas() int32 {
+	return max(p.canaryReplicasAt(0), p.obs.CanaryServingReplicas)
+}
+
+func (p *planner) drainAgain() {
+	if p.requeue == 0 || p.requeue > drainCheck {
+		p.requeue = drainCheck
+	}
 }
 
 func (p *planner) start() {
@@ -909,6 +936,12 @@ func (p *planner) promote() {
 		p.canaryReplicas = p.canaryReplicasAt(max(p.st.CanaryWeight, p.obs.RoutedCanaryWeight))
 		p.st.CanaryWeight = 0
 		p.st.Message = "Promoting: traffic moved back to stable"
+		p.requeue = drainCheck
+		return
+	}
+	if p.routeUnapplied() {
+		p.canaryReplicas = p.unappliedReplicas()
+		p.st.Message = "Promoting: waiting for " + p.routing() + " to apply the route that moves traffic back to stable"
 		p.requeue = drainCheck
 		return
 	}

@@ -192,6 +192,33 @@ func scenarios() []scenario {
 			check:            endsWith(msv1.RolloutPhaseSucceeded, "rev2", 0),
 		},
 		{
+			name: "gateway-lag",
+			doc: []string{
+				"The Gateway applies each route change 2.5 s after it is written (the router reports it",
+				"not applied until then): after the promotion and after an abort the canary",
+				"keeps its pods until the data plane no longer sends it the old weight, re-checking every",
+				"second.",
+			},
+			canary:         canarySpec(nil, setWeight(50), pauseFor(time.Minute)),
+			stableReplicas: 4,
+			gatewayLag:     2500 * time.Millisecond,
+			ticks:          16,
+			hooks: []hook{
+				atTick(1, specRevision("rev2")),
+				when(phaseIs(msv1.RolloutPhaseSucceeded), specRevision("rev3")),
+				when(func(s *sim) bool {
+					return phaseAtStep(msv1.RolloutPhasePaused, 2)(s) && s.status().CanaryRevision == "rev3"
+				},
+					annotate(annAbort, "a1")),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseAborted, "rev2", 0),
+				func(s *sim, r tickRecord) {
+					if r.d.CanaryReplicas == 0 && s.served != 0 {
+						s.inv.fail(r, "scenario: the canary is scaled to zero only once the data plane sends it nothing", "served %d", s.served)
+					}
+				}),
+		},
+		{
 			name: "rollback",
 			doc: []string{
 				"The analysis fails once more than failureLimit allows: traffic goes back to stable in",

@@ -157,6 +157,10 @@ type scenario struct {
 	canaryReadyAfter, stableReadyAfter int
 	// noRoute splits traffic by replica ratio instead of HTTPRoute weights.
 	noRoute bool
+	// gatewayLag is how long after a route change the Gateway's data plane
+	// applies it; until then the router reports the route not applied and
+	// requests follow the route's previous weight. 0: at once.
+	gatewayLag time.Duration
 	// clockStep is how far the clock moves when nothing is requeued (the
 	// next reconcile comes from a watch event). Default 30s.
 	clockStep time.Duration
@@ -300,6 +304,11 @@ type sim struct {
 	canary      simDeployment
 	// weight is the canary weight applied to the HTTPRoute.
 	weight int32
+	// served is the canary weight the Gateway's data plane applies, which
+	// lags weight by gatewayLag; changes are the route's weights since,
+	// each with the time it was written.
+	served  int32
+	changes []routeChange
 	// saved is the revision whose stable template the reconciler saved
 	// before a promotion replaced it ("" when none).
 	saved string
@@ -420,6 +429,7 @@ func (s *sim) observe() Observation {
 	}
 	if o.HasRoute {
 		o.RoutedCanaryWeight = s.weight
+		o.RouteApplied = s.serve()
 	}
 	if st := s.status(); st != nil && st.StableRevision != "" {
 		o.StableSaved = s.saved == st.StableRevision
@@ -551,6 +561,22 @@ func (s *sim) callWebhooks(prev *msv1.RolloutStatus, obs *Observation) {
 // measuring is true while a measurement that takes time has not answered.
 func (s *sim) measuring() bool { return s.inflight != nil && s.now.Before(s.inflight.answerAt) }
 
+// routeChange is a route weight written at a time.
+type routeChange struct {
+	at     time.Time
+	weight int32
+}
+
+// serve moves the data plane's weight on to every route change gatewayLag
+// old by now, and reports whether it serves the route's latest weight.
+func (s *sim) serve() bool {
+	for len(s.changes) > 0 && !s.changes[0].at.Add(s.sc.gatewayLag).After(s.now) {
+		s.served = s.changes[0].weight
+		s.changes = s.changes[1:]
+	}
+	return len(s.changes) == 0
+}
+
 // runTick is one reconcile.
 func (s *sim) runTick() {
 	prev := s.status()
@@ -622,9 +648,11 @@ func (s *sim) runTick() {
 			panic(err)
 		}
 	}
-	if failed == "" || failed == actionStatus {
+	if (failed == "" || failed == actionStatus) && s.weight != d.RouteWeight {
 		s.weight = d.RouteWeight
+		s.changes = append(s.changes, routeChange{at: s.now, weight: d.RouteWeight})
 	}
+	s.serve()
 	if s.loseStatus || failed != "" {
 		s.loseStatus = false
 		rec.statusLost = true
@@ -787,6 +815,9 @@ func (s *sim) line(r tickRecord) string {
 	weight := fmt.Sprint(r.d.RouteWeight)
 	if r.d.RouteWeight != st.CanaryWeight {
 		weight += fmt.Sprintf("(step %d)", st.CanaryWeight)
+	}
+	if s.served != r.d.RouteWeight {
+		weight += fmt.Sprintf("(served %d)", s.served)
 	}
 	fmt.Fprintf(&b, "[%02d] t=%-6s phase=%-11s step=%-4s weight=%-3s canary=%-9s stable=%s",
 		r.tick, clock(r.now.Sub(simEpoch)), st.Phase, step, weight, s.canary.String(), s.stable.String())

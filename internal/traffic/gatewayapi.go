@@ -27,6 +27,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -67,8 +68,15 @@ type GatewayAPI struct {
 	// that the Gateway API went away or came back. Nil: the Mapper decides,
 	// and a removal goes unnoticed.
 	Discover func(ctx context.Context) (bool, error)
+	// SettleTime and ApplyTimeout bound the wait for a route change to be
+	// applied (DefaultSettleTime and DefaultApplyTimeout when zero); Clock
+	// is time.Now when nil.
+	SettleTime, ApplyTimeout time.Duration
+	Clock                    func() time.Time
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// pending holds the route generations seen not yet applied, by route UID.
+	pending  map[types.UID]pendingRoute
 	watching bool
 	// missing is true once the Gateway API was found not installed, until
 	// it is found again; lastMissing is when.
@@ -175,8 +183,13 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: r.name}, live); client.IgnoreNotFound(err) != nil {
 			return Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, r.name, err)
 		}
-		if _, err := g.Applier.Apply(ctx, r.desired, live); err != nil {
+		generation := live.Generation
+		changed, err := g.Applier.Apply(ctx, r.desired, live)
+		if err != nil {
 			return Acceptance{}, g.gone(ctx, err)
+		}
+		if changed && live.Generation != generation {
+			g.wrote(live)
 		}
 		if r.name == builder.HTTPRouteName(ms) {
 			acceptance = AcceptanceOf(ms, live)
@@ -185,10 +198,12 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 	return acceptance, nil
 }
 
-// CanaryWeight implements Router: the most that either route of ms sends
-// to the canary now.
-func (g *GatewayAPI) CanaryWeight(ctx context.Context, ms *msv1.Microservice) (int32, error) {
-	w := int32(0)
+// Observe implements Router: the most that either route of ms sends to
+// the canary now, applied once every parent that reports on the routes has
+// reported on their current generation and SettleTime has passed since
+// that was first seen.
+func (g *GatewayAPI) Observe(ctx context.Context, ms *msv1.Microservice) (Routed, error) {
+	routed := Routed{Applied: true}
 	for _, name := range []string{builder.HTTPRouteName(ms), builder.MeshRouteName(ms)} {
 		live := &gwv1.HTTPRoute{}
 		err := g.Client.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: name}, live)
@@ -196,13 +211,121 @@ func (g *GatewayAPI) CanaryWeight(ctx context.Context, ms *msv1.Microservice) (i
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, name, err)
+			return Routed{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ms.Namespace, name, err)
 		}
 		if metav1.IsControlledBy(live, ms) {
-			w = max(w, CanaryWeightOf(ms, live))
+			routed.CanaryWeight = max(routed.CanaryWeight, CanaryWeightOf(ms, live))
+			if !g.applied(ctx, live) {
+				routed.Applied = false
+			}
 		}
 	}
-	return w, nil
+	return routed, nil
+}
+
+// Defaults of the GatewayAPI router's wait for a route change to be applied.
+const (
+	// DefaultSettleTime is how long after a parent reported on a route's
+	// new generation its data plane is taken to apply it. A Gateway
+	// controller reports when it has computed its configuration, and
+	// applies it a little later (Traefik: after its providers' throttles,
+	// 2 s by default, 0.4 s on the local cluster).
+	DefaultSettleTime = time.Second
+	// DefaultApplyTimeout is how long a route change may go without a report
+	// from a parent that reported before: after it, the change is taken as
+	// applied (the controller may be gone), and that is logged.
+	DefaultApplyTimeout = 30 * time.Second
+)
+
+// pendingRoute is a route generation that was seen not yet reported on.
+type pendingRoute struct {
+	generation int64
+	// seen is when it was first seen unreported; reported is when it was
+	// first seen reported on (zero until then).
+	seen, reported time.Time
+}
+
+// applied is true when every parent that ever reported on route has reported
+// on its current generation and the change has had SettleTime to reach the
+// data plane, or when ApplyTimeout has passed without that report. A parent
+// that never reported serves nothing of the route. Only a generation seen
+// unreported waits for SettleTime: after a restart, or when the report
+// came before the first look, the change is long applied.
+func (g *GatewayAPI) applied(ctx context.Context, route *gwv1.HTTPRoute) bool {
+	reported := true
+	for i := range route.Status.Parents {
+		c := apimeta.FindStatusCondition(route.Status.Parents[i].Conditions, string(gwv1.RouteConditionAccepted))
+		if c != nil && c.ObservedGeneration < route.Generation {
+			reported = false
+		}
+	}
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, waited := g.pending[route.UID]
+	if waited && p.generation != route.Generation {
+		waited = false
+	}
+	switch {
+	case reported && !waited:
+		return true
+	case reported:
+		if p.reported.IsZero() {
+			p.reported = now
+			g.pending[route.UID] = p
+		}
+		if now.Sub(p.reported) < g.settleTime() {
+			return false
+		}
+		delete(g.pending, route.UID)
+		return true
+	case !waited:
+		if g.pending == nil {
+			g.pending = map[types.UID]pendingRoute{}
+		}
+		g.pending[route.UID] = pendingRoute{generation: route.Generation, seen: now}
+		return false
+	case now.Sub(p.seen) >= g.applyTimeout():
+		logf.FromContext(ctx).Info("No Gateway controller has reported on the route's latest change; going on as if it were applied",
+			"route", route.Name, "generation", route.Generation, "waited", now.Sub(p.seen).Round(time.Second).String())
+		delete(g.pending, route.UID)
+		return true
+	}
+	return false
+}
+
+// wrote records a new generation of route that this router wrote: it is
+// not applied until a parent reports on it and SettleTime has passed.
+func (g *GatewayAPI) wrote(route *gwv1.HTTPRoute) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pending == nil {
+		g.pending = map[types.UID]pendingRoute{}
+	}
+	if p, ok := g.pending[route.UID]; !ok || p.generation != route.Generation {
+		g.pending[route.UID] = pendingRoute{generation: route.Generation, seen: g.now()}
+	}
+}
+
+func (g *GatewayAPI) now() time.Time {
+	if g.Clock != nil {
+		return g.Clock()
+	}
+	return time.Now()
+}
+
+func (g *GatewayAPI) settleTime() time.Duration {
+	if g.SettleTime > 0 {
+		return g.SettleTime
+	}
+	return DefaultSettleTime
+}
+
+func (g *GatewayAPI) applyTimeout() time.Duration {
+	if g.ApplyTimeout > 0 {
+		return g.ApplyTimeout
+	}
+	return DefaultApplyTimeout
 }
 
 // CanaryWeightOf is the weight that route gives the canary track of ms.
@@ -245,6 +368,9 @@ func (g *GatewayAPI) remove(ctx context.Context, ms *msv1.Microservice, name str
 		return fmt.Errorf("deleting HTTPRoute %s/%s: %w", live.Namespace, live.Name, err)
 	}
 	g.Applier.Forget(ssa.RefOf("HTTPRoute", live))
+	g.mu.Lock()
+	delete(g.pending, uid)
+	g.mu.Unlock()
 	return nil
 }
 

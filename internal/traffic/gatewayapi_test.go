@@ -17,8 +17,10 @@ limitations under the License.
 package traffic
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -87,5 +89,79 @@ func TestAcceptanceOf(t *testing.T) {
 				t.Fatalf("AcceptanceOf = %+v, want %s/%s containing %q", got, tt.status, tt.reason, tt.message)
 			}
 		})
+	}
+}
+
+// TestApplied follows one route through a change that the router wrote:
+// not applied until its parent reports on the new generation and the
+// settle time has passed; a change no parent reports on is taken as applied
+// after the apply timeout; a route whose parents never reported, or whose
+// report came before the router first looked, is applied at once.
+func TestApplied(t *testing.T) {
+	now := time.Unix(1000, 0)
+	g := &GatewayAPI{SettleTime: time.Second, ApplyTimeout: 30 * time.Second, Clock: func() time.Time { return now }}
+	ctx := context.Background()
+	route := routeWithParents(1, parentStatus("public", "", "True", "Accepted", 1))
+	route.UID = "r1"
+	if !g.applied(ctx, route) {
+		t.Fatal("a route its parent reported on, never seen pending, must be applied")
+	}
+
+	route.Generation = 2
+	g.wrote(route)
+	steps := []struct {
+		after    time.Duration
+		observed int64
+		want     bool
+	}{
+		{100 * time.Millisecond, 1, false}, // the parent has not reported on generation 2
+		{100 * time.Millisecond, 2, false}, // reported: the settle time starts now
+		{900 * time.Millisecond, 2, false}, // 0.9 s into the settle time
+		{100 * time.Millisecond, 2, true},  // settled
+		{time.Millisecond, 2, true},        // and it stays applied
+	}
+	for i, st := range steps {
+		now = now.Add(st.after)
+		route.Status.Parents[0].Conditions[0].ObservedGeneration = st.observed
+		if got := g.applied(ctx, route); got != st.want {
+			t.Fatalf("step %d (observed generation %d): applied = %v, want %v", i, st.observed, got, st.want)
+		}
+	}
+	if len(g.pending) != 0 {
+		t.Fatalf("an applied route must not stay pending: %v", g.pending)
+	}
+
+	// A generation no parent ever reports on.
+	route.Generation = 3
+	g.wrote(route)
+	now = now.Add(29 * time.Second)
+	if g.applied(ctx, route) {
+		t.Fatal("applied 29 s after the write without a report")
+	}
+	now = now.Add(time.Second)
+	if !g.applied(ctx, route) {
+		t.Fatal("not applied once the apply timeout passed")
+	}
+
+	// A generation seen unreported by Observe (the write was by an earlier
+	// manager) waits the same way.
+	route.Generation = 4
+	if g.applied(ctx, route) {
+		t.Fatal("a generation its parent has not reported on must not be applied")
+	}
+	route.Status.Parents[0].Conditions[0].ObservedGeneration = 4
+	if g.applied(ctx, route) {
+		t.Fatal("applied before the settle time")
+	}
+	now = now.Add(time.Second)
+	if !g.applied(ctx, route) {
+		t.Fatal("not applied after the settle time")
+	}
+
+	// Parents that never reported serve nothing of the route.
+	fresh := routeWithParents(7)
+	fresh.UID = "r2"
+	if !g.applied(ctx, fresh) {
+		t.Fatal("a route no parent reported on, never written by this router, must be applied")
 	}
 }

@@ -42,10 +42,24 @@ type Router interface {
 	Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32, matches bool) (Acceptance, error)
 	// Remove deletes the route of ms, if the router made one.
 	Remove(ctx context.Context, ms *msv1.Microservice) error
-	// CanaryWeight is the share of requests the live route of ms sends to
-	// the canary track now (0 without a route): what the provider was last
-	// told, whatever the status says (a status write can be lost).
-	CanaryWeight(ctx context.Context, ms *msv1.Microservice) (int32, error)
+	// Observe reads what the live route of ms does now: what the provider
+	// was last told, whatever the status says (a status write can be lost),
+	// and whether the provider has applied it yet.
+	Observe(ctx context.Context, ms *msv1.Microservice) (Routed, error)
+}
+
+// Routed is what the live route of a Microservice does.
+type Routed struct {
+	// CanaryWeight is the share of requests the live route sends to the
+	// canary track (0 without a route); a rule that sends matching requests
+	// to the canary whatever the weight counts as at least 1.
+	CanaryWeight int32
+	// Applied is false while the provider has not yet applied the live
+	// route's latest change: its data plane may still send requests by the
+	// route's previous version, so the canary must keep its pods. A router
+	// gives up waiting after a bound of its own (a provider that stopped
+	// reporting must not hold a rollout forever) and reports true.
+	Applied bool
 }
 
 // ErrNotInstalled is returned by Apply when the provider went away from the

@@ -31,6 +31,7 @@ import (
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 func weightStep(w int32) msv1.CanaryStep { return msv1.CanaryStep{SetWeight: ptr.To(w)} }
@@ -197,6 +198,26 @@ var _ = Describe("Canary rollouts", func() {
 		playDeployment(canaryKey(ms))
 		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=70/checkout-canary=30"))
 		Eventually(condition(ms, msv1.DegradedCondition), timeout, interval).Should(BeNil())
+	})
+
+	It("keeps the canary's pods after an abort until the Gateway has reported on the route that took its traffic away", func() {
+		ms := withCanary(withRoute(checkout(ns)), weightStep(30), manualGate())
+		startCanary(ms)
+		playDeployment(canaryKey(ms))
+		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=70/checkout-canary=30"))
+		playGatewayController(ms, true, "Accepted", "")
+
+		annotate(ms, msv1.AbortAnnotation, "a1")
+		Eventually(routeWeights(ms), timeout, interval).Should(Equal("checkout-stable=100/checkout-canary=0"))
+		Consistently(replicas(canaryKey(ms)), 3*time.Second, interval).Should(Equal(int32(1)),
+			"the Gateway still serves the route's previous generation: 30% to the canary")
+
+		playGatewayController(ms, true, "Accepted", "")
+		reported := time.Now()
+		Eventually(replicas(canaryKey(ms)), timeout, interval).Should(Equal(int32(0)))
+		settled := time.Since(reported)
+		AddReportEntry("from the Gateway's report on weight 0 to the canary at 0 replicas", settled.String())
+		Expect(settled).To(BeNumerically(">=", traffic.DefaultSettleTime), "the data plane gets the settle time to apply the report")
 	})
 
 	It("restarts the canary cleanly when a new revision arrives mid-rollout", func() {

@@ -245,23 +245,28 @@ type pendingRoute struct {
 	seen, reported time.Time
 }
 
-// applied is true when every parent that ever reported on route has reported
-// on its current generation and the change has had SettleTime to reach the
-// data plane, or when ApplyTimeout has passed without that report. A parent
-// that never reported serves nothing of the route. Only a generation seen
-// unreported waits for SettleTime: after a restart, or when the report
-// came before the first look, the change is long applied.
+// applied is true when every parent that reports on route has reported on
+// its current generation and the change has had SettleTime to reach the
+// data plane, or when ApplyTimeout has passed without that report. A route
+// no parent reports on is served by no Gateway: it is applied. Only a
+// generation that this router wrote or saw unreported waits for
+// SettleTime: after a restart, a report already there is long applied.
 func (g *GatewayAPI) applied(ctx context.Context, route *gwv1.HTTPRoute) bool {
-	reported := true
+	reported, reporting := true, false
 	for i := range route.Status.Parents {
 		c := apimeta.FindStatusCondition(route.Status.Parents[i].Conditions, string(gwv1.RouteConditionAccepted))
-		if c != nil && c.ObservedGeneration < route.Generation {
-			reported = false
+		if c != nil {
+			reporting = true
+			reported = reported && c.ObservedGeneration >= route.Generation
 		}
 	}
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if !reporting {
+		delete(g.pending, route.UID)
+		return true
+	}
 	p, waited := g.pending[route.UID]
 	if waited && p.generation != route.Generation {
 		waited = false

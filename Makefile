@@ -114,6 +114,7 @@ fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 .PHONY: test-fuzz
 test-fuzz: ## Run each fuzz target briefly (a fixed count of inputs, or FUZZTIME), one at a time; a failing input is saved under the package's testdata/fuzz/ (see docs/fuzzing.md).
 	go test ./internal/builder -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(call fuzztime,20000x) -parallel $(FUZZ_PARALLEL)
+	go test ./internal/traffic -run '^$$' -fuzz '^FuzzHTTPRoute$$' -fuzztime $(call fuzztime,20000x) -parallel $(FUZZ_PARALLEL)
 	go test ./internal/rollout -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(call fuzztime,10000x) -parallel $(FUZZ_PARALLEL)
 	go test ./internal/graph -run '^$$' -fuzz '^FuzzFindCycle$$' -fuzztime $(call fuzztime,50000x) -parallel $(FUZZ_PARALLEL)
 	go test ./internal/graph -run '^$$' -fuzz '^FuzzEnvPrefix$$' -fuzztime $(call fuzztime,50000x) -parallel $(FUZZ_PARALLEL)

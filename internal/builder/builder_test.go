@@ -28,7 +28,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )
@@ -239,52 +238,6 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 	if len(h.Spec.Metrics) != 2 || h.Spec.Metrics[0].Resource.Name != corev1.ResourceCPU ||
 		*h.Spec.Metrics[0].Resource.Target.AverageUtilization != 70 || *h.Spec.Metrics[1].Resource.Target.AverageUtilization != 80 {
 		t.Fatalf("metrics = %+v", h.Spec.Metrics)
-	}
-}
-
-func TestHTTPRoute(t *testing.T) {
-	if HTTPRoute(base(), 0, false) != nil {
-		t.Fatal("no route must mean no HTTPRoute")
-	}
-	tests := []struct {
-		name     string
-		route    msv1.Route
-		wantPath string
-		wantPort int32
-	}{
-		{"defaults to / and the first port", msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}}, "/", 80},
-		{"uses the named port and prefix", msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}, Port: "grpc", PathPrefix: "/api"}, "/api", 9090},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ms := base()
-			ms.Spec.Route = &tt.route
-			r := roundTrip[gwv1.HTTPRoute](t, HTTPRoute(ms, 0, false))
-			rule := r.Spec.Rules[0]
-			if got := ptr.Deref(rule.Matches[0].Path.Value, ""); got != tt.wantPath {
-				t.Fatalf("path = %q, want %q", got, tt.wantPath)
-			}
-			if got := ptr.Deref(rule.BackendRefs[0].Port, 0); got != gwv1.PortNumber(tt.wantPort) {
-				t.Fatalf("backend port = %d, want %d", got, tt.wantPort)
-			}
-			if rule.BackendRefs[0].Name != "checkout" {
-				t.Fatalf("backend = %s", rule.BackendRefs[0].Name)
-			}
-		})
-	}
-
-	ms := base()
-	ms.Spec.Route = &msv1.Route{
-		ParentRefs: []msv1.ParentReference{{Name: "public", Namespace: "gateway-system", SectionName: "https"}},
-		Hostnames:  []string{"shop.example.com"},
-	}
-	r := roundTrip[gwv1.HTTPRoute](t, HTTPRoute(ms, 0, false))
-	p := r.Spec.ParentRefs[0]
-	if p.Name != "public" || string(ptr.Deref(p.Namespace, "")) != "gateway-system" || string(ptr.Deref(p.SectionName, "")) != "https" {
-		t.Fatalf("parentRef = %+v", p)
-	}
-	if len(r.Spec.Hostnames) != 1 || r.Spec.Hostnames[0] != "shop.example.com" {
-		t.Fatalf("hostnames = %v", r.Spec.Hostnames)
 	}
 }
 

@@ -42,6 +42,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -49,7 +50,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
@@ -97,7 +97,7 @@ type MicroserviceReconciler struct {
 
 	applier  *ssa.Applier
 	handoff  *ssa.Applier
-	router   traffic.Router
+	routers  *traffic.Factory
 	statuses statusFence
 	analyses *analysisRunner
 	webhooks *webhookRunner
@@ -463,26 +463,36 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err != nil {
 		return err
 	}
-	r.router = &traffic.GatewayAPI{
+	r.routers = traffic.NewFactory(traffic.Deps{
 		Client:  r.Client,
 		Mapper:  mgr.GetRESTMapper(),
 		Applier: r.applier,
-		StartWatch: func() error {
-			return c.Watch(source.Kind(mgr.GetCache(), client.Object(&gwv1.HTTPRoute{}),
+		Watch: func(obj client.Object) error {
+			gvk, err := apiutil.GVKForObject(obj, mgr.GetScheme())
+			if err != nil {
+				return err
+			}
+			return c.Watch(source.Kind(mgr.GetCache(), obj,
 				handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &msv1.Microservice{}, handler.OnlyControllerOwner()),
-				predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool { r.applier.Forget(ssa.RefOf("HTTPRoute", e.Object)); return true }}))
+				predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool { r.applier.Forget(ssa.RefOf(gvk.Kind, e.Object)); return true }}))
 		},
-		Discover: func(context.Context) (bool, error) { return servesHTTPRoutes(disco) },
+		Serves: func(_ context.Context, groupVersion, resource string) (bool, error) {
+			return serves(disco, groupVersion, resource)
+		},
+	})
+	// Start the watches of the routers' kinds that are installed with the others.
+	for _, router := range r.routers.All() {
+		if _, err := router.Available(context.Background()); err != nil {
+			return err
+		}
 	}
-	// Start the HTTPRoute watch with the others when the Gateway API is installed.
-	_, err = r.router.Available(context.Background())
-	return err
+	return nil
 }
 
-// servesHTTPRoutes asks the API server's discovery whether it serves
-// HTTPRoutes of the Gateway API's v1 now.
-func servesHTTPRoutes(disco discovery.DiscoveryInterface) (bool, error) {
-	list, err := disco.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
+// serves asks the API server's discovery whether it serves resource (a
+// plural name) of groupVersion now.
+func serves(disco discovery.DiscoveryInterface, groupVersion, resource string) (bool, error) {
+	list, err := disco.ServerResourcesForGroupVersion(groupVersion)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
@@ -490,7 +500,7 @@ func servesHTTPRoutes(disco discovery.DiscoveryInterface) (bool, error) {
 		return false, err
 	}
 	for _, res := range list.APIResources {
-		if res.Name == "httproutes" {
+		if res.Name == resource {
 			return true, nil
 		}
 	}

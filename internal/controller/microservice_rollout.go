@@ -34,6 +34,7 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 // planRollout observes both tracks and the dependencies, asks the analysis
@@ -80,22 +81,20 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	if err != nil {
 		return err
 	}
+	router := r.routers.For(ms)
 	if ms.Spec.Route != nil || builder.IsMeshRouted(ms) {
-		if o.HasRoute, err = r.router.Available(ctx); err != nil {
+		if o.HasRoute, err = router.Available(ctx); err != nil {
 			return err
 		}
 	}
 	if o.HasRoute {
-		routed, err := r.router.Observe(ctx, ms)
+		routed, err := router.Observe(ctx, ms)
 		if err != nil {
 			return err
 		}
 		o.RoutedCanaryWeight, o.RouteApplied = routed.CanaryWeight, routed.Applied
 	}
-	o.RouterName = r.router.Name()
-	if builder.IsMeshRouted(ms) {
-		o.RouterName = string(msv1.MeshTrafficRouting)
-	}
+	o.RouterName = string(traffic.RoutingOf(ms))
 	o.Paused = ms.Annotations[msv1.PausedAnnotation] == "true"
 	o.Promote = ms.Annotations[msv1.PromoteAnnotation]
 	o.PromoteFull = ms.Annotations[msv1.PromoteFullAnnotation]

@@ -204,7 +204,18 @@ func (r *MicroserviceReconciler) syncAutoscaler(ctx context.Context, ms *msv1.Mi
 // (no Gateway API), a Microservice that asks for a route is reported and
 // everything else goes on.
 func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
-	available, err := r.router.Available(ctx)
+	// A Microservice that moved to another router leaves nothing behind in
+	// the one it left.
+	for _, other := range r.routers.Others(ms) {
+		if ok, err := other.Available(ctx); err != nil || !ok {
+			continue
+		}
+		if err := other.Remove(ctx, ms); err != nil {
+			return err
+		}
+	}
+	router := r.routers.For(ms)
+	available, err := router.Available(ctx)
 	if err != nil {
 		return err
 	}
@@ -213,9 +224,9 @@ func (r *MicroserviceReconciler) syncRoute(ctx context.Context, ms *msv1.Microse
 		obs.gatewayAPIMissing = ms.Spec.Route != nil || builder.IsMeshRouted(ms)
 		return nil
 	case ms.Spec.Route == nil && !builder.IsMeshRouted(ms):
-		return r.router.Remove(ctx, ms)
+		return router.Remove(ctx, ms)
 	}
-	acceptance, err := r.router.Apply(ctx, ms, canaryWeight(obs), obs.rollout != nil && obs.plan.CanaryMatches)
+	acceptance, err := router.Apply(ctx, ms, canaryWeight(obs), obs.rollout != nil && obs.plan.CanaryMatches)
 	if errors.Is(err, traffic.ErrNotInstalled) {
 		obs.gatewayAPIMissing = true
 		return nil

@@ -86,6 +86,22 @@ type GatewayAPI struct {
 
 var _ Router = &GatewayAPI{}
 
+// NewGatewayAPI is the Gateway API router of the factory: it watches
+// HTTPRoutes once the Gateway API is installed, and asks discovery whether
+// it still is.
+func NewGatewayAPI(d Deps) Router {
+	g := &GatewayAPI{Client: d.Client, Mapper: d.Mapper, Applier: d.Applier}
+	if d.Watch != nil {
+		g.StartWatch = func() error { return d.Watch(&gwv1.HTTPRoute{}) }
+	}
+	if d.Serves != nil {
+		g.Discover = func(ctx context.Context) (bool, error) {
+			return d.Serves(ctx, gwv1.GroupVersion.String(), "httproutes")
+		}
+	}
+	return g
+}
+
 // Name implements Router.
 func (g *GatewayAPI) Name() string { return "GatewayAPI" }
 
@@ -170,8 +186,8 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 		name    string
 		desired *gwv1ac.HTTPRouteApplyConfiguration
 	}{
-		{builder.HTTPRouteName(ms), builder.HTTPRoute(ms, canaryWeight, matches)},
-		{builder.MeshRouteName(ms), builder.MeshHTTPRoute(ms, canaryWeight, matches)},
+		{builder.HTTPRouteName(ms), HTTPRoute(ms, canaryWeight, matches)},
+		{builder.MeshRouteName(ms), MeshHTTPRoute(ms, canaryWeight, matches)},
 	} {
 		if r.desired == nil {
 			if err := g.remove(ctx, ms, r.name); err != nil {

@@ -71,6 +71,7 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
+	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
 // counter counts requests by "VERB resource".
@@ -638,7 +639,7 @@ func applyChildren(ctx context.Context, c client.Client, ms *msv1.Microservice) 
 	if h := builder.HorizontalPodAutoscaler(ms); h != nil {
 		acs = append(acs, h)
 	}
-	if r := builder.HTTPRoute(ms, 0, false); r != nil {
+	if r := traffic.HTTPRoute(ms, 0, false); r != nil {
 		acs = append(acs, r)
 	}
 	if b := builder.PodDisruptionBudget(ms, false); b != nil {

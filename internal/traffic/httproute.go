@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package builder
+package traffic
 
 import (
 	"regexp"
@@ -23,27 +23,8 @@ import (
 	gwv1ac "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/builder"
 )
-
-// HTTPRouteName is the name of the HTTPRoute of ms.
-func HTTPRouteName(ms *msv1.Microservice) string { return ms.Name }
-
-// RoutePort is the entry of spec.ports that a route sends traffic to: the
-// one named by spec.route.port, or the first.
-func RoutePort(ms *msv1.Microservice) (msv1.ServicePort, bool) {
-	if len(ms.Spec.Ports) == 0 {
-		return msv1.ServicePort{}, false
-	}
-	if ms.Spec.Route != nil && ms.Spec.Route.Port != "" {
-		for _, p := range ms.Spec.Ports {
-			if p.Name == ms.Spec.Route.Port {
-				return p, true
-			}
-		}
-		return msv1.ServicePort{}, false
-	}
-	return ms.Spec.Ports[0], true
-}
 
 // HTTPRoute is the desired HTTPRoute of ms, or nil when ms has no route (or no
 // port to route to, which admission already refuses). With the canary
@@ -59,7 +40,7 @@ func HTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv1ac.
 	if r == nil {
 		return nil
 	}
-	port, ok := RoutePort(ms)
+	port, ok := builder.RoutePort(ms)
 	if !ok {
 		return nil
 	}
@@ -87,28 +68,19 @@ func HTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv1ac.
 		}
 	}
 	rule := gwv1ac.HTTPRouteRule().WithMatches(pathMatch())
-	if IsCanary(ms) {
+	if builder.IsCanary(ms) {
 		rule.WithBackendRefs(
-			backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
-			backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight))
+			backendRef(builder.TrackServiceName(ms, builder.TrackStable), port.Port, 100-canaryWeight),
+			backendRef(builder.TrackServiceName(ms, builder.TrackCanary), port.Port, canaryWeight))
 	} else {
-		rule.WithBackendRefs(backendRef(ServiceName(ms), port.Port, 1))
+		rule.WithBackendRefs(backendRef(builder.ServiceName(ms), port.Port, 1))
 	}
 	spec.WithRules(rule)
 
-	return gwv1ac.HTTPRoute(HTTPRouteName(ms), ms.Namespace).
-		WithLabels(CommonLabels(ms)).
-		WithOwnerReferences(OwnerReference(ms)).
+	return gwv1ac.HTTPRoute(builder.HTTPRouteName(ms), ms.Namespace).
+		WithLabels(builder.CommonLabels(ms)).
+		WithOwnerReferences(builder.OwnerReference(ms)).
 		WithSpec(spec)
-}
-
-// MeshRouteName is the name of the GAMMA HTTPRoute of ms.
-func MeshRouteName(ms *msv1.Microservice) string { return ms.Name + "-mesh" }
-
-// IsMeshRouted is true when ms asks for its east-west traffic to follow the
-// canary's weights through a GAMMA HTTPRoute.
-func IsMeshRouted(ms *msv1.Microservice) bool {
-	return IsCanary(ms) && ms.Spec.Rollout.Canary.TrafficRouting == msv1.MeshTrafficRouting && len(ms.Spec.Ports) > 0
 }
 
 // MeshHTTPRoute is the desired GAMMA HTTPRoute of ms, or nil when ms does
@@ -117,10 +89,10 @@ func IsMeshRouted(ms *msv1.Microservice) bool {
 // addressed to that port of the Service to the track Services with the
 // weights. Other ports of the Service are not routed by it.
 func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv1ac.HTTPRouteApplyConfiguration {
-	if !IsMeshRouted(ms) {
+	if !builder.IsMeshRouted(ms) {
 		return nil
 	}
-	port, ok := RoutePort(ms)
+	port, ok := builder.RoutePort(ms)
 	if !ok {
 		return nil
 	}
@@ -128,7 +100,7 @@ func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv
 		WithParentRefs(gwv1ac.ParentReference().
 			WithGroup("").
 			WithKind("Service").
-			WithName(gwv1.ObjectName(ServiceName(ms))).
+			WithName(gwv1.ObjectName(builder.ServiceName(ms))).
 			WithPort(port.Port))
 	if matches {
 		if r := canaryMatchRule(ms, port.Port, gwv1ac.HTTPRouteMatch); r != nil {
@@ -137,11 +109,11 @@ func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv
 	}
 	spec.WithRules(gwv1ac.HTTPRouteRule().
 		WithBackendRefs(
-			backendRef(TrackServiceName(ms, TrackStable), port.Port, 100-canaryWeight),
-			backendRef(TrackServiceName(ms, TrackCanary), port.Port, canaryWeight)))
-	return gwv1ac.HTTPRoute(MeshRouteName(ms), ms.Namespace).
-		WithLabels(CommonLabels(ms)).
-		WithOwnerReferences(OwnerReference(ms)).
+			backendRef(builder.TrackServiceName(ms, builder.TrackStable), port.Port, 100-canaryWeight),
+			backendRef(builder.TrackServiceName(ms, builder.TrackCanary), port.Port, canaryWeight)))
+	return gwv1ac.HTTPRoute(builder.MeshRouteName(ms), ms.Namespace).
+		WithLabels(builder.CommonLabels(ms)).
+		WithOwnerReferences(builder.OwnerReference(ms)).
 		WithSpec(spec)
 }
 
@@ -150,7 +122,7 @@ func MeshHTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv
 // (entries are ORed, a match's conditions ANDed); nil without matches.
 // base gives each match the conditions of the weighted rule (its path).
 func canaryMatchRule(ms *msv1.Microservice, port int32, base func() *gwv1ac.HTTPRouteMatchApplyConfiguration) *gwv1ac.HTTPRouteRuleApplyConfiguration {
-	if !IsCanary(ms) || len(ms.Spec.Rollout.Canary.Matches) == 0 {
+	if !builder.IsCanary(ms) || len(ms.Spec.Rollout.Canary.Matches) == 0 {
 		return nil
 	}
 	rule := gwv1ac.HTTPRouteRule()
@@ -171,7 +143,7 @@ func canaryMatchRule(ms *msv1.Microservice, port int32, base func() *gwv1ac.HTTP
 		}
 		rule.WithMatches(match)
 	}
-	return rule.WithBackendRefs(backendRef(TrackServiceName(ms, TrackCanary), port, 1))
+	return rule.WithBackendRefs(backendRef(builder.TrackServiceName(ms, builder.TrackCanary), port, 1))
 }
 
 // CookieRegexp matches a Cookie header that carries name=value among its

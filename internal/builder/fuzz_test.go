@@ -1049,4 +1049,3 @@ func checkService(t *testing.T, ms *msv1.Microservice, s *corev1.Service, d *app
 		}
 	}
 }
-

@@ -292,6 +292,17 @@ type Canary struct {
 	// +optional
 	Matches []CanaryMatch `json:"matches,omitempty"`
 
+	// mirror sends a copy of percent of the route's requests to the canary
+	// while it runs with ready pods, before and during its weight steps
+	// (shadow traffic: the answers of the copies are dropped, the client
+	// gets the track's answer). It needs spec.route, and a Gateway whose
+	// implementation lists HTTPRouteRequestMirror (and, below 100 percent,
+	// HTTPRouteRequestPercentageMirror) in its GatewayClass's
+	// status.supportedFeatures; otherwise requests are not mirrored and
+	// the RouteAccepted condition says why.
+	// +optional
+	Mirror *Mirror `json:"mirror,omitempty"`
+
 	// progressDeadline is how long a setWeight step may wait for the canary
 	// pods it needs to be ready; past it the canary is rolled back. A canary
 	// Deployment that reports ProgressDeadlineExceeded (its own
@@ -570,6 +581,15 @@ type BackgroundAnalysis struct {
 	// +kubebuilder:validation:XValidation:rule="self >= 0",message="spec.rollout.canary.backgroundAnalysis.startingStep must be 0 or more"
 	// +optional
 	StartingStep *int32 `json:"startingStep,omitempty"`
+}
+
+// Mirror is the share of requests copied to the canary.
+type Mirror struct {
+	// percent of the route's requests are copied to the canary, 1 to 100.
+	// Defaults to 100.
+	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 100",message="spec.rollout.canary.mirror.percent must be between 1 and 100"
+	// +optional
+	Percent *int32 `json:"percent,omitempty"`
 }
 
 // CanaryMatch picks requests for the canary: all of its headers and its

@@ -110,6 +110,7 @@ type MicroserviceReconciler struct {
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways;gatewayclasses,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
@@ -465,6 +466,7 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	}
 	r.routers = traffic.NewFactory(traffic.Deps{
 		Client:  r.Client,
+		Reader:  mgr.GetAPIReader(),
 		Mapper:  mgr.GetRESTMapper(),
 		Applier: r.applier,
 		Watch: func(obj client.Object) error {

@@ -191,9 +191,9 @@ type Decision struct {
 	// status's weight, unless one track has no ready pods to serve it (see
 	// RouteWeight).
 	RouteWeight int32
-	// CanaryMatches is true while the requests of spec.rollout.canary.matches
-	// go to the canary: it runs (Progressing or Paused) with ready pods of
-	// the revision being delivered.
+	// CanaryMatches is true while the requests of spec.rollout.canary.matches,
+	// and the copies of spec.rollout.canary.mirror, go to the canary: it runs
+	// (Progressing or Paused) with ready pods of the revision being delivered.
 	CanaryMatches bool
 	// RequeueAfter is set when a timer (pause, analysis interval) is running.
 	RequeueAfter time.Duration
@@ -312,10 +312,11 @@ func (p *planner) decision() Decision {
 	}
 }
 
-// canaryMatches says whether the matching requests go to the canary now.
+// canaryMatches says whether the matching requests (and the mirror's
+// copies) go to the canary now.
 func (p *planner) canaryMatches() bool {
 	switch {
-	case p.c == nil || len(p.c.Matches) == 0 || !p.obs.HasRoute:
+	case p.c == nil || len(p.c.Matches) == 0 && p.c.Mirror == nil || !p.obs.HasRoute:
 		return false
 	case p.st.Phase != msv1.RolloutPhaseProgressing && p.st.Phase != msv1.RolloutPhasePaused:
 		return false

@@ -28,7 +28,10 @@ import (
 
 // Deps are what every router is built from.
 type Deps struct {
-	Client  client.Client
+	Client client.Client
+	// Reader reads without the cache, for objects outside the namespaces
+	// the manager watches.
+	Reader  client.Reader
 	Mapper  apimeta.RESTMapper
 	Applier *ssa.Applier
 	// Watch starts watching the objects of obj's kind that Microservices

@@ -33,6 +33,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1ac "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
@@ -44,6 +45,8 @@ const (
 	ReasonAccepted    = msv1.ReasonSucceeded
 	ReasonPending     = msv1.ReasonRoutePending
 	ReasonNotAccepted = msv1.ReasonRouteNotAccepted
+	// ReasonMirrorNotSupported: a parent Gateway cannot mirror requests.
+	ReasonMirrorNotSupported = "MirrorNotSupported"
 )
 
 // httpRouteGK is the kind whose presence decides whether routes can be made.
@@ -57,7 +60,9 @@ const gatewayAPINegativeTTL = 30 * time.Second
 // the weights. The Gateway API is optional: Available is false until its
 // CRDs are installed, and the HTTPRoute watch starts the first time they are.
 type GatewayAPI struct {
-	Client  client.Client
+	Client client.Client
+	// Reader reads Gateways and GatewayClasses, uncached (the Client when nil).
+	Reader  client.Reader
 	Mapper  apimeta.RESTMapper
 	Applier *ssa.Applier
 	// StartWatch starts watching HTTPRoutes; called once, when the Gateway
@@ -76,7 +81,9 @@ type GatewayAPI struct {
 
 	mu sync.Mutex
 	// pending holds the route generations seen not yet applied, by route UID.
-	pending  map[types.UID]pendingRoute
+	pending map[types.UID]pendingRoute
+	// features are the supported features of each parent Gateway's class.
+	features map[string]gatewayFeatures
 	watching bool
 	// missing is true once the Gateway API was found not installed, until
 	// it is found again; lastMissing is when.
@@ -90,7 +97,7 @@ var _ Router = &GatewayAPI{}
 // HTTPRoutes once the Gateway API is installed, and asks discovery whether
 // it still is.
 func NewGatewayAPI(d Deps) Router {
-	g := &GatewayAPI{Client: d.Client, Mapper: d.Mapper, Applier: d.Applier}
+	g := &GatewayAPI{Client: d.Client, Reader: d.Reader, Mapper: d.Mapper, Applier: d.Applier}
 	if d.Watch != nil {
 		g.StartWatch = func() error { return d.Watch(&gwv1.HTTPRoute{}) }
 	}
@@ -182,11 +189,25 @@ func (g *GatewayAPI) gone(ctx context.Context, err error) error {
 // route of spec.route.
 func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32, matches bool) (Acceptance, error) {
 	var acceptance Acceptance
+	route := HTTPRoute(ms, canaryWeight, matches)
+	// Requests are mirrored only through Gateways that say they can: one
+	// that cannot may serve errors for the whole rule (Traefik v3.6 answers
+	// 500 to every request of a rule with a RequestMirror filter).
+	refusal := ""
+	if route != nil && mirrorOf(ms) != nil {
+		var err error
+		if refusal, err = g.mirrorRefusal(ctx, ms); err != nil {
+			return Acceptance{}, err
+		}
+		if refusal == "" && matches {
+			route = WithMirror(route, ms)
+		}
+	}
 	for _, r := range []struct {
 		name    string
 		desired *gwv1ac.HTTPRouteApplyConfiguration
 	}{
-		{builder.HTTPRouteName(ms), HTTPRoute(ms, canaryWeight, matches)},
+		{builder.HTTPRouteName(ms), route},
 		{builder.MeshRouteName(ms), MeshHTTPRoute(ms, canaryWeight, matches)},
 	} {
 		if r.desired == nil {
@@ -211,7 +232,109 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 			acceptance = AcceptanceOf(ms, live)
 		}
 	}
+	if refusal != "" && acceptance.Status != metav1.ConditionFalse {
+		acceptance = Acceptance{Status: metav1.ConditionFalse, Reason: ReasonMirrorNotSupported,
+			Message: refusal + ": requests are not mirrored to the canary; remove spec.rollout.canary.mirror, or route through a Gateway whose implementation supports it"}
+	}
 	return acceptance, nil
+}
+
+// gatewayFeaturesTTL is how long the features of a Gateway's class are
+// believed before they are read again.
+const gatewayFeaturesTTL = 30 * time.Second
+
+type gatewayFeatures struct {
+	class    string
+	features map[string]bool
+	// missing says why the features are not known: no such Gateway or class.
+	missing string
+	at      time.Time
+}
+
+// mirrorRefusal says why a parent of ms's route cannot mirror its
+// requests: its GatewayClass's status.supportedFeatures (which Gateway
+// controllers publish since Gateway API v1.2) lack HTTPRouteRequestMirror,
+// or HTTPRouteRequestPercentageMirror for a percent below 100. "" when every
+// parent can.
+func (g *GatewayAPI) mirrorRefusal(ctx context.Context, ms *msv1.Microservice) (string, error) {
+	need := []string{string(features.SupportHTTPRouteRequestMirror)}
+	if mirrorPercent(mirrorOf(ms)) < 100 {
+		need = append(need, string(features.SupportHTTPRouteRequestPercentageMirror))
+	}
+	var refusals []string
+	for _, ref := range ms.Spec.Route.ParentRefs {
+		name := parentName(ms, ref)
+		if ref.Kind != "" && ref.Kind != "Gateway" || ref.Group != "" && ref.Group != gwv1.GroupName {
+			refusals = append(refusals, fmt.Sprintf("parent %s is a %s, not a Gateway", name, ref.Kind))
+			continue
+		}
+		f, err := g.featuresOf(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		if f.missing != "" {
+			refusals = append(refusals, f.missing)
+			continue
+		}
+		var lacks []string
+		for _, n := range need {
+			if !f.features[n] {
+				lacks = append(lacks, n)
+			}
+		}
+		if len(lacks) > 0 {
+			refusals = append(refusals, fmt.Sprintf("Gateway %s (GatewayClass %s) does not list %s in its class's status.supportedFeatures",
+				name, f.class, strings.Join(lacks, " and ")))
+		}
+	}
+	return strings.Join(refusals, "; "), nil
+}
+
+// featuresOf reads the supported features of the class of the Gateway
+// namespace/name, through the uncached Reader (Gateways live in namespaces
+// the manager may not watch), and keeps them for gatewayFeaturesTTL.
+func (g *GatewayAPI) featuresOf(ctx context.Context, gateway string) (gatewayFeatures, error) {
+	g.mu.Lock()
+	f, ok := g.features[gateway]
+	g.mu.Unlock()
+	if ok && g.now().Sub(f.at) < gatewayFeaturesTTL {
+		return f, nil
+	}
+	reader := g.Reader
+	if reader == nil {
+		reader = g.Client
+	}
+	f = gatewayFeatures{at: g.now()}
+	ns, name, _ := strings.Cut(gateway, "/")
+	gw := &gwv1.Gateway{}
+	err := reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, gw)
+	switch {
+	case apierrors.IsNotFound(err):
+		f.missing = "Gateway " + gateway + " does not exist"
+	case err != nil:
+		return f, fmt.Errorf("reading Gateway %s: %w", gateway, err)
+	default:
+		f.class = string(gw.Spec.GatewayClassName)
+		gc := &gwv1.GatewayClass{}
+		err = reader.Get(ctx, client.ObjectKey{Name: f.class}, gc)
+		switch {
+		case apierrors.IsNotFound(err):
+			f.missing = fmt.Sprintf("the GatewayClass %s of Gateway %s does not exist", f.class, gateway)
+		case err != nil:
+			return f, fmt.Errorf("reading GatewayClass %s: %w", f.class, err)
+		}
+		f.features = map[string]bool{}
+		for _, sf := range gc.Status.SupportedFeatures {
+			f.features[string(sf.Name)] = true
+		}
+	}
+	g.mu.Lock()
+	if g.features == nil {
+		g.features = map[string]gatewayFeatures{}
+	}
+	g.features[gateway] = f
+	g.mu.Unlock()
+	return f, nil
 }
 
 // Observe implements Router: the most that either route of ms sends to

@@ -83,6 +83,48 @@ func HTTPRoute(ms *msv1.Microservice, canaryWeight int32, matches bool) *gwv1ac.
 		WithSpec(spec)
 }
 
+// WithMirror adds to route's weighted rule (its last) a RequestMirror filter
+// that copies spec.rollout.canary.mirror's percent of its requests to the
+// canary track, and returns route. Routes without a canary mirror, or nil,
+// are returned as they are.
+func WithMirror(route *gwv1ac.HTTPRouteApplyConfiguration, ms *msv1.Microservice) *gwv1ac.HTTPRouteApplyConfiguration {
+	m := mirrorOf(ms)
+	if route == nil || m == nil || route.Spec == nil || len(route.Spec.Rules) == 0 {
+		return route
+	}
+	port, ok := builder.RoutePort(ms)
+	if !ok {
+		return route
+	}
+	filter := gwv1ac.HTTPRequestMirrorFilter().
+		WithBackendRef(gwv1ac.BackendObjectReference().
+			WithGroup("").
+			WithKind("Service").
+			WithName(gwv1.ObjectName(builder.TrackServiceName(ms, builder.TrackCanary))).
+			WithPort(port.Port))
+	if p := mirrorPercent(m); p < 100 {
+		filter.WithPercent(p)
+	}
+	route.Spec.Rules[len(route.Spec.Rules)-1].WithFilters(gwv1ac.HTTPRouteFilter().
+		WithType(gwv1.HTTPRouteFilterRequestMirror).
+		WithRequestMirror(filter))
+	return route
+}
+
+func mirrorOf(ms *msv1.Microservice) *msv1.Mirror {
+	if !builder.IsCanary(ms) {
+		return nil
+	}
+	return ms.Spec.Rollout.Canary.Mirror
+}
+
+func mirrorPercent(m *msv1.Mirror) int32 {
+	if m.Percent == nil {
+		return 100
+	}
+	return *m.Percent
+}
+
 // MeshHTTPRoute is the desired GAMMA HTTPRoute of ms, or nil when ms does
 // not ask for one. Its parent is the Service that dependents call, on the
 // route's port (spec.route.port, or the first port): a mesh sends requests

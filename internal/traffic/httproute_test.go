@@ -19,6 +19,7 @@ package traffic
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -249,6 +250,35 @@ func checkRoute(t *testing.T, ms *msv1.Microservice, kind string, r *gwv1.HTTPRo
 			if re.MatchString(header) != want {
 				t.Errorf("%s: cookie regexp %q on %q = %v, want %v", kind, re, header, !want, want)
 			}
+		}
+	}
+}
+
+func TestWithMirror(t *testing.T) {
+	ms := base()
+	ms.Spec.Route = &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}, Port: "grpc"}
+	if r := typed(t, WithMirror(HTTPRoute(ms, 0, true), ms)); len(r.Spec.Rules[0].Filters) != 0 {
+		t.Fatalf("a service without a canary got filters %+v", r.Spec.Rules[0].Filters)
+	}
+	ms.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: &msv1.Canary{
+		Matches: []msv1.CanaryMatch{{Headers: []msv1.HeaderMatch{{Name: "X-Canary", Value: "1"}}}},
+	}}
+	for _, tc := range []struct {
+		percent *int32
+		want    *int32
+	}{{nil, nil}, {ptr.To[int32](100), nil}, {ptr.To[int32](30), ptr.To[int32](30)}} {
+		ms.Spec.Rollout.Canary.Mirror = &msv1.Mirror{Percent: tc.percent}
+		r := typed(t, WithMirror(HTTPRoute(ms, 20, true), ms))
+		if len(r.Spec.Rules) != 2 || len(r.Spec.Rules[0].Filters) != 0 {
+			t.Fatalf("the match rule must stay first and without a filter: %+v", r.Spec.Rules)
+		}
+		f := r.Spec.Rules[1].Filters
+		if len(f) != 1 || f[0].Type != gwv1.HTTPRouteFilterRequestMirror || f[0].RequestMirror == nil {
+			t.Fatalf("weighted rule filters %+v, want one RequestMirror", f)
+		}
+		m := f[0].RequestMirror
+		if m.BackendRef.Name != "checkout-canary" || ptr.Deref(m.BackendRef.Port, 0) != 9090 || !reflect.DeepEqual(m.Percent, tc.want) {
+			t.Fatalf("percent %v: mirror %+v, want the canary on the route port, percent %v", ptr.Deref(tc.percent, -1), m, ptr.Deref(tc.want, -1))
 		}
 	}
 }

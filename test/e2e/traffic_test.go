@@ -480,4 +480,59 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		Expect(failed(testersAll)).To(BeZero(), "%+v", testersAll)
 		Expect(failed(usersAll)).To(BeZero(), "%+v", usersAll)
 	})
+
+	It("does not mirror through Traefik, whose GatewayClass does not list RequestMirror, says so, and serves every request", func() {
+		gc := &gwv1.GatewayClass{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "traefik"}, gc)).To(Succeed())
+		var listed []string
+		for _, f := range gc.Status.SupportedFeatures {
+			listed = append(listed, string(f.Name))
+		}
+		Expect(listed).To(ContainElement("HTTPRouteQueryParamMatching"), "Traefik publishes what it implements")
+		Expect(listed).NotTo(ContainElement("HTTPRouteRequestMirror"))
+
+		Eventually(func() error {
+			ms := getWeb()
+			ms.Spec.Image = "example.com/web:v5"
+			ms.Spec.Rollout.Canary.Matches = nil
+			ms.Spec.Rollout.Canary.Mirror = &msv1.Mirror{Percent: ptr.To[int32](50)}
+			ms.Spec.Rollout.Canary.Steps = []msv1.CanaryStep{{SetWeight: ptr.To[int32](20)}, {Pause: &msv1.PauseStep{}}}
+			return k8s.Update(ctx, ms)
+		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+		users := startTraffic(host, rate, 3*time.Minute)
+		Eventually(func() msv1.RolloutPhase {
+			ms := getWeb()
+			if ms.Status.Rollout == nil || ptr.Deref(ms.Status.Rollout.CurrentStep, 0) != 1 {
+				return ""
+			}
+			return ms.Status.Rollout.Phase
+		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary runs at its gate at 20%")
+		routeAccepted := apimeta.FindStatusCondition(getWeb().Status.Conditions, msv1.RouteAcceptedCondition)
+		Expect(routeAccepted).NotTo(BeNil())
+		AddReportEntry("RouteAccepted with a mirror through Traefik", routeAccepted.Reason+": "+routeAccepted.Message)
+		Expect(routeAccepted.Status).To(Equal(metav1.ConditionFalse))
+		Expect(routeAccepted.Reason).To(Equal("MirrorNotSupported"))
+		Expect(routeAccepted.Message).To(ContainSubstring("Gateway gateway-system/public (GatewayClass traefik) does not list HTTPRouteRequestMirror and HTTPRouteRequestPercentageMirror"))
+		r := &gwv1.HTTPRoute{}
+		Expect(k8s.Get(ctx, tkey("web"), r)).To(Succeed())
+		for _, rule := range r.Spec.Rules {
+			Expect(rule.Filters).To(BeEmpty(), "no filter Traefik would answer 500 for")
+		}
+
+		kubectl("annotate", "ms", "web", "-n", trafficNS, "--overwrite", fmt.Sprintf("%s=%d", msv1.PromoteAnnotation, time.Now().UnixNano()))
+		Eventually(func() msv1.RolloutPhase {
+			ms := getWeb()
+			if ms.Status.Rollout == nil {
+				return ""
+			}
+			return ms.Status.Rollout.Phase
+		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
+		canaryGone()
+		time.Sleep(6 * time.Second) // the canary's pods drain for 5 s
+		all := users.stop()
+		AddReportEntry("users through a canary that asked for a mirror", fmt.Sprintf("%+v", all))
+		Expect(all.Answered()).To(BeNumerically(">=", 100))
+		Expect(failed(all)).To(BeZero(), "%+v", all)
+		Expect(all.Share("v5")).To(BeNumerically(">", 0), "the canary served its weight: %+v", all)
+	})
 })

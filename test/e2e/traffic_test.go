@@ -159,6 +159,17 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		ExpectWithOffset(1, k8s.Get(ctx, tkey("web"), ms)).To(Succeed())
 		return ms
 	}
+	// webPhaseAtStep is web's rollout phase once it is at step (from 0),
+	// "" before; at any step when step is -1.
+	webPhaseAtStep := func(step int32) func() msv1.RolloutPhase {
+		return func() msv1.RolloutPhase {
+			ms := getWeb()
+			if ms.Status.Rollout == nil || step >= 0 && ptr.Deref(ms.Status.Rollout.CurrentStep, 0) != step {
+				return ""
+			}
+			return ms.Status.Rollout.Phase
+		}
+	}
 	setWebImage := func(image string) {
 		Eventually(func() error {
 			ms := getWeb()
@@ -435,13 +446,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		cookies := startTrafficWith(host, 20, 3*time.Minute, http.Header{"Cookie": {"session=42; canary=yes; theme=dark"}})
 		// A cookie whose name only ends like it must not match.
 		lookalikes := startTrafficWith(host, 20, 3*time.Minute, http.Header{"Cookie": {"mycanary=yes"}})
-		Eventually(func() msv1.RolloutPhase {
-			ms := getWeb()
-			if ms.Status.Rollout == nil || ptr.Deref(ms.Status.Rollout.CurrentStep, 0) != 1 {
-				return ""
-			}
-			return ms.Status.Rollout.Phase
-		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary waits at its gate at 20%")
+		Eventually(webPhaseAtStep(1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary waits at its gate at 20%")
 
 		By("at the gate: testers all on the canary, users at the weight")
 		time.Sleep(1500 * time.Millisecond) // Traefik applies the route
@@ -461,13 +466,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 
 		By("promoted: the match rule goes, and no request fails on the way")
 		kubectl("annotate", "ms", "web", "-n", trafficNS, "--overwrite", fmt.Sprintf("%s=%d", msv1.PromoteAnnotation, time.Now().UnixNano()))
-		Eventually(func() msv1.RolloutPhase {
-			ms := getWeb()
-			if ms.Status.Rollout == nil {
-				return ""
-			}
-			return ms.Status.Rollout.Phase
-		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
+		Eventually(webPhaseAtStep(-1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
 		canaryGone()
 		time.Sleep(6 * time.Second) // the canary's pods drain for 5 s
 		r := &gwv1.HTTPRoute{}
@@ -500,13 +499,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 			return k8s.Update(ctx, ms)
 		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 		users := startTraffic(host, rate, 3*time.Minute)
-		Eventually(func() msv1.RolloutPhase {
-			ms := getWeb()
-			if ms.Status.Rollout == nil || ptr.Deref(ms.Status.Rollout.CurrentStep, 0) != 1 {
-				return ""
-			}
-			return ms.Status.Rollout.Phase
-		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary runs at its gate at 20%")
+		Eventually(webPhaseAtStep(1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary runs at its gate at 20%")
 		routeAccepted := apimeta.FindStatusCondition(getWeb().Status.Conditions, msv1.RouteAcceptedCondition)
 		Expect(routeAccepted).NotTo(BeNil())
 		AddReportEntry("RouteAccepted with a mirror through Traefik", routeAccepted.Reason+": "+routeAccepted.Message)
@@ -520,13 +513,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		}
 
 		kubectl("annotate", "ms", "web", "-n", trafficNS, "--overwrite", fmt.Sprintf("%s=%d", msv1.PromoteAnnotation, time.Now().UnixNano()))
-		Eventually(func() msv1.RolloutPhase {
-			ms := getWeb()
-			if ms.Status.Rollout == nil {
-				return ""
-			}
-			return ms.Status.Rollout.Phase
-		}, 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
+		Eventually(webPhaseAtStep(-1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
 		canaryGone()
 		time.Sleep(6 * time.Second) // the canary's pods drain for 5 s
 		all := users.stop()

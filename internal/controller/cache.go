@@ -46,9 +46,15 @@ func NewScheme() (*runtime.Scheme, error) {
 }
 
 // DefaultKubeAPIQPS and DefaultKubeAPIBurst are the manager's client-side
-// rate limit unless --kube-api-qps and --kube-api-burst say otherwise.
+// rate limit unless --kube-api-qps and --kube-api-burst say otherwise. A
+// negative QPS turns the client-side limit off, as controller-runtime does
+// by default: the API server's priority and fairness (GA since Kubernetes
+// 1.29) queues and sheds the manager's requests by its own load, and a
+// limit in the client (one token bucket per resource's client) only delays
+// work the server has room for. The burst applies only with a QPS of 0 or
+// more.
 const (
-	DefaultKubeAPIQPS   = 50
+	DefaultKubeAPIQPS   = -1
 	DefaultKubeAPIBurst = 100
 )
 

@@ -46,6 +46,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,6 +61,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -168,9 +170,18 @@ type Result struct {
 	QuietRequests                 map[string]int `json:"quietRequests"`
 	BulkSeconds                   float64        `json:"bulkChangeSeconds"`
 	BulkRequests                  map[string]int `json:"bulkChangeRequests"`
-	PeakHeapMiB                   float64        `json:"peakHeapMiB"`
-	PeakRSSMiB                    float64        `json:"peakRSSMiB"`
-	PeakAnonRSSMiB                float64        `json:"peakAnonRSSMiB"`
+	// FirstStatus* are, over the Microservices of the create, the time
+	// from the harness's create request to the first status the harness's
+	// informer sees (observedGeneration set).
+	FirstStatusP50Seconds float64 `json:"firstStatusP50Seconds"`
+	FirstStatusP99Seconds float64 `json:"firstStatusP99Seconds"`
+	FirstStatusMaxSeconds float64 `json:"firstStatusMaxSeconds"`
+	// FirstStatusOver5s counts the Microservices whose first status came
+	// more than 5 s after their create.
+	FirstStatusOver5s int     `json:"firstStatusOver5s"`
+	PeakHeapMiB       float64 `json:"peakHeapMiB"`
+	PeakRSSMiB        float64 `json:"peakRSSMiB"`
+	PeakAnonRSSMiB    float64 `json:"peakAnonRSSMiB"`
 }
 
 func main() {
@@ -179,8 +190,8 @@ func main() {
 	quiet := flag.Duration("quiet", 20*time.Second, "quiet period after convergence, after a full resync")
 	withFloor := flag.Bool("floor", true, "measure the floors; -floor=false skips them (no ratios), for quicker profiling runs")
 	out := flag.String("out", "", "JSON output file (default bench-N.json)")
-	qps := flag.Float64("qps", 500, "the operator's --kube-api-qps")
-	burst := flag.Int("burst", 1000, "the operator's --kube-api-burst")
+	qps := flag.Float64("qps", mscontroller.DefaultKubeAPIQPS, "the operator's --kube-api-qps (default: what the operator ships with)")
+	burst := flag.Int("burst", mscontroller.DefaultKubeAPIBurst, "the operator's --kube-api-burst (default: what the operator ships with)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the manager process during the create phase to this file")
 	heapProfile := flag.String("heapprofile", "", "write a heap profile of the manager process, taken at rest at the end of the quiet period, to this file")
 	memoryLimit := flag.String("memory-limit", "", "run the manager under this container memory limit (MEMORY_LIMIT, for example 160Mi), as the manifests do; the Go soft limit is 90% of it")
@@ -309,7 +320,8 @@ func run(n int, quiet time.Duration, withFloor bool, out string, opts managerOpt
 
 	// The harness watches what it waits for: polling lists would cost the
 	// API server (and the cores it shares with the operator) real work.
-	watched, err := watchBench(ctx, cfg, scheme)
+	firsts := newFirstStatus()
+	watched, err := watchBench(ctx, cfg, scheme, firsts.observe)
 	if err != nil {
 		return err
 	}
@@ -332,12 +344,16 @@ func run(n int, quiet time.Duration, withFloor bool, out string, opts managerOpt
 		}
 	}
 	createStart := time.Now()
-	if err := parallel(len(services), concurrency, func(i int) error { return admin.Create(ctx, services[i].DeepCopy()) }); err != nil {
+	if err := parallel(len(services), concurrency, func(i int) error {
+		firsts.created(services[i].Name)
+		return admin.Create(ctx, services[i].DeepCopy())
+	}); err != nil {
 		return err
 	}
 	if err := waitConverged(ctx, watched, services, func(ms *msv1.Microservice, d *appsv1.Deployment) bool { return true }); err != nil {
 		return err
 	}
+	res.FirstStatusP50Seconds, res.FirstStatusP99Seconds, res.FirstStatusMaxSeconds, res.FirstStatusOver5s = firsts.summary(5 * time.Second)
 	res.CreateSeconds = time.Since(createStart).Seconds()
 	if opts.CPUProfile != "" {
 		if _, err := op.call("/profile/stop"); err != nil {
@@ -523,7 +539,7 @@ func startOperator(ctx context.Context, env *envtest.Environment, opts managerOp
 
 // watchBench starts an informer cache of the Microservices and Deployments
 // of the bench namespace, for the harness to wait on.
-func watchBench(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme) (client.Reader, error) {
+func watchBench(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, onMicroservice func(*msv1.Microservice)) (client.Reader, error) {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            scheme,
 		DefaultNamespaces: map[string]cache.Config{"bench": {}},
@@ -533,8 +549,22 @@ func watchBench(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme
 		return nil, err
 	}
 	for _, obj := range []client.Object{&msv1.Microservice{}, &appsv1.Deployment{}} {
-		if _, err := c.GetInformer(ctx, obj); err != nil {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
 			return nil, err
+		}
+		if _, ok := obj.(*msv1.Microservice); ok {
+			handle := func(o any) {
+				if ms, ok := o.(*msv1.Microservice); ok {
+					onMicroservice(ms)
+				}
+			}
+			if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+				AddFunc:    handle,
+				UpdateFunc: func(_, o any) { handle(o) },
+			}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	go func() { _ = c.Start(ctx) }()
@@ -542,6 +572,60 @@ func watchBench(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme
 		return nil, fmt.Errorf("the harness's cache did not sync")
 	}
 	return c, nil
+}
+
+// firstStatus records, per Microservice, when the harness asked for its
+// create and when its informer first saw a status.
+type firstStatus struct {
+	mu      sync.Mutex
+	asked   map[string]time.Time
+	statusd map[string]time.Time
+}
+
+func newFirstStatus() *firstStatus {
+	return &firstStatus{asked: map[string]time.Time{}, statusd: map[string]time.Time{}}
+}
+
+func (f *firstStatus) created(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked[name] = time.Now()
+}
+
+func (f *firstStatus) observe(ms *msv1.Microservice) {
+	if ms.Status.ObservedGeneration == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.statusd[ms.Name]; !ok {
+		f.statusd[ms.Name] = time.Now()
+	}
+}
+
+// summary is the median, 99th percentile and maximum of the delays from
+// create to first status, and how many exceeded over.
+func (f *firstStatus) summary(over time.Duration) (p50, p99, maxSeconds float64, late int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var delays []time.Duration
+	for name, asked := range f.asked {
+		seen, ok := f.statusd[name]
+		if !ok {
+			continue
+		}
+		d := max(seen.Sub(asked), 0)
+		delays = append(delays, d)
+		if d > over {
+			late++
+		}
+	}
+	if len(delays) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(delays)
+	at := func(q float64) float64 { return delays[min(len(delays)-1, int(q*float64(len(delays))))].Seconds() }
+	return at(0.5), at(0.99), delays[len(delays)-1].Seconds(), late
 }
 
 // workload is N Microservices: ports, autoscaling on half, a route on a
@@ -748,7 +832,11 @@ func procStatusMiB(field string) float64 {
 }
 
 func report(r Result) {
-	fmt.Printf("\nmsvc-operator bench: N=%d Microservices (%d children), concurrency %d, operator QPS %.0f burst %d\n\n", r.N, r.Children, r.Concurrency, r.QPS, r.Burst)
+	limit := fmt.Sprintf("QPS %.0f burst %d", r.QPS, r.Burst)
+	if r.QPS < 0 {
+		limit = "client-side rate limit off (API priority and fairness)"
+	}
+	fmt.Printf("\nmsvc-operator bench: N=%d Microservices (%d children), concurrency %d, operator %s\n\n", r.N, r.Children, r.Concurrency, limit)
 	fmt.Printf("%-46s %12s\n", "measure", "value")
 	if r.FloorSeconds == 0 {
 		fmt.Printf("%-46s %12s\n", "floors", "skipped")
@@ -760,6 +848,10 @@ func report(r Result) {
 		fmt.Printf("%-46s %12.1f s\n", "floor with the Microservices (create, children,", r.FloorWithMicroservicesSeconds)
 		fmt.Printf("%-46s %12.2f x\n", "  one status write each); ratio to it", r.RatioToFloorWithMicroservices)
 	}
+	fmt.Printf("%-46s %12.2f s\n", "first status after create: median", r.FirstStatusP50Seconds)
+	fmt.Printf("%-46s %12.2f s\n", "  99th percentile", r.FirstStatusP99Seconds)
+	fmt.Printf("%-46s %12.2f s\n", "  slowest", r.FirstStatusMaxSeconds)
+	fmt.Printf("%-46s %12d\n", "  Microservices later than 5 s", r.FirstStatusOver5s)
 	fmt.Printf("%-46s %12.2f\n", "writes per Microservice on create", r.CreateWritesPerMS)
 	fmt.Printf("%-46s %12.2f\n", "  target: children + 1 status write", r.ChildrenPlusStatusPerMS)
 	fmt.Printf("%-46s %12d\n", fmt.Sprintf("writes settling after convergence (%.0fs)", r.SettleSeconds), writes(diff(r.SettleRequests, r.CreateRequests)))

@@ -398,6 +398,12 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	// client, or one a test wraps to fail requests).
 	r.applier = &ssa.Applier{Client: r.Client, Owner: ssa.FieldManager}
 	r.handoff = &ssa.Applier{Client: r.Client, Owner: replicasHandoffManager}
+	// The cache drops managed fields, and a promotion saves the stable
+	// template from them: without a reader past the cache every promotion
+	// would fail ("no pod template applied by msvc-operator to save").
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 
 	// A child deleted by hand must be recreated: forget that it was applied.
 	forgetOnDelete := func(kind string) builder.Predicates {

@@ -182,12 +182,15 @@ type Result struct {
 	PeakHeapMiB       float64 `json:"peakHeapMiB"`
 	PeakRSSMiB        float64 `json:"peakRSSMiB"`
 	PeakAnonRSSMiB    float64 `json:"peakAnonRSSMiB"`
+	// Rollouts is the rollout phase's, when -rollouts asks for it.
+	Rollouts *RolloutPhase `json:"rollouts,omitempty"`
 }
 
 func main() {
 	n := flag.Int("n", 1000, "Microservices")
 	concurrency := flag.Int("concurrency", 8, "concurrent reconciles, and goroutines of the floor")
 	quiet := flag.Duration("quiet", 20*time.Second, "quiet period after convergence, after a full resync")
+	rollouts := flag.Int("rollouts", 0, "then run the rollout phase on this many canaries (0: skip it)")
 	withFloor := flag.Bool("floor", true, "measure the floors; -floor=false skips them (no ratios), for quicker profiling runs")
 	out := flag.String("out", "", "JSON output file (default bench-N.json)")
 	qps := flag.Float64("qps", mscontroller.DefaultKubeAPIQPS, "the operator's --kube-api-qps (default: what the operator ships with)")
@@ -212,7 +215,7 @@ func main() {
 	if *manager {
 		err = runManager(opts)
 	} else {
-		err = run(*n, *quiet, *withFloor, *out, opts)
+		err = run(*n, *quiet, *withFloor, *rollouts, *out, opts)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -256,7 +259,7 @@ func (p profiles) writeHeap() error {
 	return pprof.WriteHeapProfile(f)
 }
 
-func run(n int, quiet time.Duration, withFloor bool, out string, opts managerOptions) error {
+func run(n int, quiet time.Duration, withFloor bool, rollouts int, out string, opts managerOptions) error {
 	ctx := context.Background()
 	scheme, err := mscontroller.NewScheme()
 	if err != nil {
@@ -320,8 +323,8 @@ func run(n int, quiet time.Duration, withFloor bool, out string, opts managerOpt
 
 	// The harness watches what it waits for: polling lists would cost the
 	// API server (and the cores it shares with the operator) real work.
-	firsts := newFirstStatus()
-	watched, err := watchBench(ctx, cfg, scheme, firsts.observe)
+	firsts, times := newFirstStatus(), &rolloutTimes{}
+	watched, err := watchBench(ctx, cfg, scheme, func(ms *msv1.Microservice) { firsts.observe(ms); times.observe(ms) })
 	if err != nil {
 		return err
 	}
@@ -442,7 +445,15 @@ func run(n int, quiet time.Duration, withFloor bool, out string, opts managerOpt
 	res.BulkRequests = diff(st.Requests, before)
 	res.PeakHeapMiB, res.PeakRSSMiB, res.PeakAnonRSSMiB = st.PeakHeapMiB, st.PeakRSSMiB, st.PeakAnonRSSMiB
 
+	if rollouts > 0 {
+		if res.Rollouts, err = measureRollouts(ctx, admin, watched, op, rollouts, concurrency, times); err != nil {
+			return err
+		}
+	}
 	report(res)
+	if res.Rollouts != nil {
+		reportRollouts(res.Rollouts)
+	}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	return os.WriteFile(out, data, 0o644)
 }
@@ -539,7 +550,7 @@ func startOperator(ctx context.Context, env *envtest.Environment, opts managerOp
 
 // watchBench starts an informer cache of the Microservices and Deployments
 // of the bench namespace, for the harness to wait on.
-func watchBench(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, onMicroservice func(*msv1.Microservice)) (client.Reader, error) {
+func watchBench(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, onMicroservice func(*msv1.Microservice)) (cache.Cache, error) {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            scheme,
 		DefaultNamespaces: map[string]cache.Config{"bench": {}},

@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -88,6 +89,8 @@ type managerStats struct {
 	PeakRSSMiB  float64        `json:"peakRSSMiB"`
 	// PeakAnonRSSMiB is the peak of RssAnon, sampled with the heap.
 	PeakAnonRSSMiB float64 `json:"peakAnonRSSMiB"`
+	// CPUSeconds is the process's user and system CPU time so far.
+	CPUSeconds float64 `json:"cpuSeconds"`
 }
 
 // runManager is the manager process: the operator configured as cmd/main.go
@@ -124,7 +127,7 @@ func runManager(opts managerOptions) error {
 	if err != nil {
 		return err
 	}
-	r := &mscontroller.MicroserviceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("msvc-operator")}
+	r := &mscontroller.MicroserviceReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("msvc-operator")}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: opts.Concurrency}); err != nil {
 		return err
 	}
@@ -154,6 +157,10 @@ func runManager(opts managerOptions) error {
 		default:
 		}
 		st.PeakHeapMiB, st.PeakRSSMiB, st.PeakAnonRSSMiB = mem.peaks()
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+			st.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
 		_ = json.NewEncoder(w).Encode(st)
 	})
 	mux.HandleFunc("/resync", func(w http.ResponseWriter, req *http.Request) {

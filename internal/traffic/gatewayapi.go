@@ -382,6 +382,9 @@ type pendingRoute struct {
 	// seen is when it was first seen unreported; reported is when it was
 	// first seen reported on (zero until then).
 	seen, reported time.Time
+	// gaveUp is set once ApplyTimeout passed without a report: the
+	// generation counts as applied from then on.
+	gaveUp bool
 }
 
 // applied is true when every parent that reports on route has reported on
@@ -413,6 +416,11 @@ func (g *GatewayAPI) applied(ctx context.Context, route *gwv1.HTTPRoute) bool {
 	switch {
 	case reported && !waited:
 		return true
+	case reported && p.gaveUp:
+		delete(g.pending, route.UID)
+		return true
+	case waited && p.gaveUp:
+		return true
 	case reported:
 		if p.reported.IsZero() {
 			p.reported = now
@@ -432,7 +440,8 @@ func (g *GatewayAPI) applied(ctx context.Context, route *gwv1.HTTPRoute) bool {
 	case now.Sub(p.seen) >= g.applyTimeout():
 		logf.FromContext(ctx).Info("No Gateway controller has reported on the route's latest change; going on as if it were applied",
 			"route", route.Name, "generation", route.Generation, "waited", now.Sub(p.seen).Round(time.Second).String())
-		delete(g.pending, route.UID)
+		p.gaveUp = true
+		g.pending[route.UID] = p
 		return true
 	}
 	return false

@@ -141,6 +141,10 @@ func TestApplied(t *testing.T) {
 	if !g.applied(ctx, route) {
 		t.Fatal("not applied once the apply timeout passed")
 	}
+	now = now.Add(time.Second)
+	if !g.applied(ctx, route) {
+		t.Fatal("a generation given up on must stay applied, not wait another timeout")
+	}
 
 	// A generation seen unreported by Observe (the write was by an earlier
 	// manager) waits the same way.

@@ -44,7 +44,7 @@ func gatewayWithFeatures(ns, name string, features ...gwv1.FeatureName) {
 	Expect(k8sClient.Create(ctx, gw)).To(Succeed())
 }
 
-// mirrorOf is the RequestMirror filter of the route's weighted rule, or nil.
+// mirrorFilter reads the RequestMirror filter of the route's weighted rule, or nil.
 func mirrorFilter(ms *msv1.Microservice) func() *gwv1.HTTPRequestMirrorFilter {
 	return func() *gwv1.HTTPRequestMirrorFilter {
 		r := &gwv1.HTTPRoute{}

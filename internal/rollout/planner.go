@@ -937,13 +937,13 @@ func (p *planner) promote() {
 		p.canaryReplicas = p.canaryReplicasAt(max(p.st.CanaryWeight, p.obs.RoutedCanaryWeight))
 		p.st.CanaryWeight = 0
 		p.st.Message = "Promoting: traffic moved back to stable"
-		p.requeue = drainCheck
+		p.drainAgain()
 		return
 	}
 	if p.routeUnapplied() {
 		p.canaryReplicas = p.unappliedReplicas()
 		p.st.Message = "Promoting: waiting for " + p.routing() + " to apply the route that moves traffic back to stable"
-		p.requeue = drainCheck
+		p.drainAgain()
 		return
 	}
 	p.event(false, "RolloutSucceeded", "Revision %s promoted to stable", p.st.CanaryRevision)

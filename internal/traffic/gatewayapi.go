@@ -109,9 +109,6 @@ func NewGatewayAPI(d Deps) Router {
 	return g
 }
 
-// Name implements Router.
-func (g *GatewayAPI) Name() string { return "GatewayAPI" }
-
 // Available implements Router.
 func (g *GatewayAPI) Available(ctx context.Context) (bool, error) {
 	g.mu.Lock()

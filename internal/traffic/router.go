@@ -30,8 +30,6 @@ import (
 
 // Router exposes a Microservice through one traffic provider.
 type Router interface {
-	// Name is what status.rollout.trafficRouting shows for this router.
-	Name() string
 	// Available reports whether the provider is installed in the cluster.
 	Available(ctx context.Context) (bool, error)
 	// Apply makes the route of ms send canaryWeight percent of its requests

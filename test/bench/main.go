@@ -631,12 +631,19 @@ func (f *firstStatus) summary(over time.Duration) (p50, p99, maxSeconds float64,
 			late++
 		}
 	}
+	p50, p99, maxSeconds = percentiles(delays)
+	return p50, p99, maxSeconds, late
+}
+
+// percentiles are the median, 99th percentile and maximum of delays, in
+// seconds (zeros when there are none).
+func percentiles(delays []time.Duration) (p50, p99, maxSeconds float64) {
 	if len(delays) == 0 {
-		return 0, 0, 0, 0
+		return 0, 0, 0
 	}
 	slices.Sort(delays)
 	at := func(q float64) float64 { return delays[min(len(delays)-1, int(q*float64(len(delays))))].Seconds() }
-	return at(0.5), at(0.99), delays[len(delays)-1].Seconds(), late
+	return at(0.5), at(0.99), delays[len(delays)-1].Seconds()
 }
 
 // workload is N Microservices: ports, autoscaling on half, a route on a

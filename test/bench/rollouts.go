@@ -19,7 +19,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -244,9 +243,7 @@ func measureRollouts(ctx context.Context, admin client.Client, watched cache.Cac
 		each = append(each, times.succeeded[name].Sub(asked))
 	}
 	times.mu.Unlock()
-	slices.Sort(each)
-	at := func(q float64) float64 { return each[min(len(each)-1, int(q*float64(len(each))))].Seconds() }
-	res.MedianSeconds, res.P99Seconds, res.MaxSeconds = at(0.5), at(0.99), each[len(each)-1].Seconds()
+	res.MedianSeconds, res.P99Seconds, res.MaxSeconds = percentiles(each)
 	res.OverheadMedian = 100 * (res.MedianSeconds - res.StepSeconds) / res.StepSeconds
 	return res, nil
 }

@@ -415,6 +415,8 @@ var _ = Describe("Partial failures", func() {
 	})
 
 	chaos := func(seed uint64) {
+		// Said first, so that a failure anywhere below can be replayed.
+		By(fmt.Sprintf("chaos seed %d (replay with MSVC_CHAOS_SEED=%d)", seed, seed))
 		ns := newNamespace()
 		f := newRequestFaults(ns, seed, 0.05)
 		runOwnManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})

@@ -303,6 +303,18 @@ type Canary struct {
 	// +optional
 	Mirror *Mirror `json:"mirror,omitempty"`
 
+	// sessionAffinity keeps a user on the track that first answered them
+	// while the canary runs with ready pods: the route's weighted rule gets
+	// cookie-based session persistence, so a user sent to the canary by the
+	// weight stays on it at the next request instead of flipping between
+	// versions. It needs spec.route and an HTTPRoute CRD that has
+	// spec.rules[].sessionPersistence (Gateway API's experimental channel);
+	// with the standard channel's CRD the RouteAccepted condition says that
+	// sessions are not kept. A Gateway implementation that ignores the field
+	// serves the route without affinity.
+	// +optional
+	SessionAffinity *SessionAffinity `json:"sessionAffinity,omitempty"`
+
 	// progressDeadline is how long a setWeight step may wait for the canary
 	// pods it needs to be ready; past it the canary is rolled back. A canary
 	// Deployment that reports ProgressDeadlineExceeded (its own
@@ -590,6 +602,23 @@ type Mirror struct {
 	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 100",message="spec.rollout.canary.mirror.percent must be between 1 and 100"
 	// +optional
 	Percent *int32 `json:"percent,omitempty"`
+}
+
+// SessionAffinity is the cookie that keeps a user on one track.
+type SessionAffinity struct {
+	// cookieName is the name of the session cookie the Gateway sets.
+	// Defaults to the Gateway implementation's choice.
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9!#$%&*+.^_|~-]+$')",message="spec.rollout.canary.sessionAffinity.cookieName must be a cookie name: letters, digits and !#$%&*+-.^_|~ (no spaces, '=', ';' or quotes)"
+	// +optional
+	CookieName string `json:"cookieName,omitempty"`
+
+	// maxAge is how long the cookie keeps a user on a track, from 1s to
+	// 24h (a permanent cookie). Without it the cookie lasts as long as the
+	// user's browser session.
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="spec.rollout.canary.sessionAffinity.maxAge must be from 1s to 24h, for example 30m"
+	// +optional
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
 // CanaryMatch picks requests for the canary: all of its headers and its

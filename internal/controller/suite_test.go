@@ -321,10 +321,14 @@ func projectCRDs() string {
 // gatewayAPICRDs are the standard-channel Gateway API CRDs, read from the
 // gateway-api module that go.mod pins, so that the tests install exactly the
 // API version the operator is built against.
-func gatewayAPICRDs() []string {
+func gatewayAPICRDs() []string { return gatewayAPICRDsOf("standard") }
+
+// gatewayAPICRDsOf are the Gateway API CRDs of a release channel: standard
+// or experimental.
+func gatewayAPICRDsOf(channel string) []string {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
 	Expect(err).NotTo(HaveOccurred(), "finding the gateway-api module (go mod download may be needed)")
-	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
+	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", channel)
 	var files []string
 	for _, kind := range []string{"gatewayclasses", "gateways", "httproutes", "referencegrants"} {
 		files = append(files, filepath.Join(dir, "gateway.networking.k8s.io_"+kind+".yaml"))

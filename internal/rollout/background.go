@@ -121,7 +121,7 @@ func (p *planner) startBackground() {
 		return
 	}
 	i := int(*p.st.CurrentStep)
-	if i >= len(p.c.Steps) || i < int(ptr.Deref(b.StartingStep, 0)) || p.st.CanaryWeight == 0 && !p.canaryMatches() {
+	if i >= len(p.c.Steps) || i < int(ptr.Deref(b.StartingStep, 0)) || p.st.CanaryWeight == 0 && !p.canaryGetsRequests() {
 		return
 	}
 	p.st.BackgroundAnalysis = &msv1.AnalysisStatus{Step: int32(i), StartedAt: p.now()}

@@ -176,3 +176,40 @@ func TestAnalysisTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestCanaryMatchesAndRequests(t *testing.T) {
+	serving := Observation{HasRoute: true, DesiredRevision: "r2", CanaryRevision: "r2", CanaryReadyReplicas: 1}
+	running := msv1.RolloutStatus{Phase: msv1.RolloutPhasePaused, CanaryRevision: "r2"}
+	match := []msv1.CanaryMatch{{Headers: []msv1.HeaderMatch{{Name: "X-Canary", Value: "1"}}}}
+	for _, tc := range []struct {
+		name                   string
+		c                      msv1.Canary
+		obs                    Observation
+		st                     msv1.RolloutStatus
+		wantMatches, wantExtra bool
+	}{
+		{"nothing beyond the weight", msv1.Canary{}, serving, running, false, false},
+		{"matches", msv1.Canary{Matches: match}, serving, running, true, true},
+		{"mirror", msv1.Canary{Mirror: &msv1.Mirror{}}, serving, running, true, true},
+		// Sessions stick to where the weight sent a user: no requests of their own.
+		{"session affinity", msv1.Canary{SessionAffinity: &msv1.SessionAffinity{}}, serving, running, true, false},
+		{"no ready canary pod", msv1.Canary{Matches: match, SessionAffinity: &msv1.SessionAffinity{}},
+			Observation{HasRoute: true, DesiredRevision: "r2", CanaryRevision: "r2"}, running, false, false},
+		{"no route", msv1.Canary{SessionAffinity: &msv1.SessionAffinity{}},
+			Observation{DesiredRevision: "r2", CanaryRevision: "r2", CanaryReadyReplicas: 1}, running, false, false},
+		{"promoting", msv1.Canary{Mirror: &msv1.Mirror{}, SessionAffinity: &msv1.SessionAffinity{}}, serving,
+			msv1.RolloutStatus{Phase: msv1.RolloutPhasePromoting, CanaryRevision: "r2"}, false, false},
+		{"a canary of an older revision", msv1.Canary{Matches: match}, serving,
+			msv1.RolloutStatus{Phase: msv1.RolloutPhasePaused, CanaryRevision: "r1"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &planner{c: &tc.c, obs: tc.obs, st: tc.st}
+			if got := p.canaryMatches(); got != tc.wantMatches {
+				t.Errorf("canaryMatches() = %v, want %v", got, tc.wantMatches)
+			}
+			if got := p.canaryGetsRequests(); got != tc.wantExtra {
+				t.Errorf("canaryGetsRequests() = %v, want %v", got, tc.wantExtra)
+			}
+		})
+	}
+}

@@ -192,7 +192,8 @@ type Decision struct {
 	// RouteWeight).
 	RouteWeight int32
 	// CanaryMatches is true while the requests of spec.rollout.canary.matches,
-	// and the copies of spec.rollout.canary.mirror, go to the canary: it runs
+	// the copies of spec.rollout.canary.mirror and the sessions of
+	// spec.rollout.canary.sessionAffinity go to the canary: it runs
 	// (Progressing or Paused) with ready pods of the revision being delivered.
 	CanaryMatches bool
 	// RequeueAfter is set when a timer (pause, analysis interval) is running.
@@ -312,11 +313,25 @@ func (p *planner) decision() Decision {
 	}
 }
 
-// canaryMatches says whether the matching requests (and the mirror's
-// copies) go to the canary now.
+// canaryMatches says whether the matching requests, the mirror's copies
+// and the sessions of spec.rollout.canary.sessionAffinity go to the canary
+// now.
 func (p *planner) canaryMatches() bool {
+	return p.c != nil && (len(p.c.Matches) > 0 || p.c.Mirror != nil || p.c.SessionAffinity != nil) && p.canaryServes()
+}
+
+// canaryGetsRequests says whether requests reach the canary whatever its
+// weight: the matching requests or the mirror's copies (sessions stick only
+// to a track that the weight sent a user to).
+func (p *planner) canaryGetsRequests() bool {
+	return p.c != nil && (len(p.c.Matches) > 0 || p.c.Mirror != nil) && p.canaryServes()
+}
+
+// canaryServes says whether the canary may get requests beyond its weight:
+// it runs with ready pods of the revision being delivered, behind a route.
+func (p *planner) canaryServes() bool {
 	switch {
-	case p.c == nil || len(p.c.Matches) == 0 && p.c.Mirror == nil || !p.obs.HasRoute:
+	case !p.obs.HasRoute:
 		return false
 	case p.st.Phase != msv1.RolloutPhaseProgressing && p.st.Phase != msv1.RolloutPhasePaused:
 		return false

@@ -47,6 +47,9 @@ const (
 	ReasonNotAccepted = msv1.ReasonRouteNotAccepted
 	// ReasonMirrorNotSupported: a parent Gateway cannot mirror requests.
 	ReasonMirrorNotSupported = "MirrorNotSupported"
+	// ReasonSessionAffinityNotSupported: the cluster's HTTPRoute CRD has no
+	// session persistence.
+	ReasonSessionAffinityNotSupported = "SessionAffinityNotSupported"
 )
 
 // httpRouteGK is the kind whose presence decides whether routes can be made.
@@ -89,6 +92,9 @@ type GatewayAPI struct {
 	// it is found again; lastMissing is when.
 	missing     bool
 	lastMissing time.Time
+	// noSessions is when the HTTPRoute CRD was last found without session
+	// persistence.
+	noSessions time.Time
 }
 
 var _ Router = &GatewayAPI{}
@@ -186,25 +192,36 @@ func (g *GatewayAPI) gone(ctx context.Context, err error) error {
 // route of spec.route.
 func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWeight int32, matches bool) (Acceptance, error) {
 	var acceptance Acceptance
-	route := HTTPRoute(ms, canaryWeight, matches)
 	// Requests are mirrored only through Gateways that say they can: one
 	// that cannot may serve errors for the whole rule (Traefik v3.6 answers
 	// 500 to every request of a rule with a RequestMirror filter).
 	refusal := ""
-	if route != nil && mirrorOf(ms) != nil {
+	if ms.Spec.Route != nil && mirrorOf(ms) != nil {
 		var err error
 		if refusal, err = g.mirrorRefusal(ctx, ms); err != nil {
 			return Acceptance{}, err
 		}
+	}
+	// Sessions are kept only while the canary has ready pods (a cookie may
+	// not pin a user to a track that cannot answer), and only by an
+	// HTTPRoute CRD that has the field.
+	affinity := matches && sessionAffinityOf(ms) != nil
+	affinityRefusal := affinity && g.sessionsUnsupported()
+	desiredRoute := func(affinity bool) *gwv1ac.HTTPRouteApplyConfiguration {
+		route := HTTPRoute(ms, canaryWeight, matches)
 		if refusal == "" && matches {
 			route = WithMirror(route, ms)
 		}
+		if affinity {
+			route = WithSessionAffinity(route, ms)
+		}
+		return route
 	}
 	for _, r := range []struct {
 		name    string
 		desired *gwv1ac.HTTPRouteApplyConfiguration
 	}{
-		{builder.HTTPRouteName(ms), route},
+		{builder.HTTPRouteName(ms), desiredRoute(affinity && !affinityRefusal)},
 		{builder.MeshRouteName(ms), MeshHTTPRoute(ms, canaryWeight, matches)},
 	} {
 		if r.desired == nil {
@@ -219,6 +236,13 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 		}
 		generation := live.Generation
 		changed, err := g.Applier.Apply(ctx, r.desired, live)
+		if err != nil && affinity && !affinityRefusal && r.name == builder.HTTPRouteName(ms) && sessionsNotInSchema(err) {
+			// The standard channel's CRD: the route goes on without
+			// sessions, and the next routes do not try for a while.
+			affinityRefusal = true
+			g.markSessionsUnsupported()
+			changed, err = g.Applier.Apply(ctx, desiredRoute(false), live)
+		}
 		if err != nil {
 			return Acceptance{}, g.gone(ctx, err)
 		}
@@ -229,11 +253,41 @@ func (g *GatewayAPI) Apply(ctx context.Context, ms *msv1.Microservice, canaryWei
 			acceptance = AcceptanceOf(ms, live)
 		}
 	}
-	if refusal != "" && acceptance.Status != metav1.ConditionFalse {
+	switch {
+	case acceptance.Status == metav1.ConditionFalse:
+	case refusal != "":
 		acceptance = Acceptance{Status: metav1.ConditionFalse, Reason: ReasonMirrorNotSupported,
 			Message: refusal + ": requests are not mirrored to the canary; remove spec.rollout.canary.mirror, or route through a Gateway whose implementation supports it"}
+	case affinityRefusal:
+		acceptance = Acceptance{Status: metav1.ConditionFalse, Reason: ReasonSessionAffinityNotSupported,
+			Message: "the cluster's HTTPRoute CRD has no spec.rules[].sessionPersistence (it is in Gateway API's experimental channel, not the standard one): users are not kept on the track that first answered them; install the experimental channel's HTTPRoute CRD, or remove spec.rollout.canary.sessionAffinity"}
 	}
 	return acceptance, nil
+}
+
+// sessionsCheckTTL is how long an HTTPRoute CRD without session
+// persistence is believed before a route tries it again (a user may install
+// the experimental channel's CRD).
+const sessionsCheckTTL = time.Minute
+
+// sessionsNotInSchema says whether the API server refused a route because
+// its HTTPRoute CRD has no spec.rules[].sessionPersistence, as server-side
+// apply does for a field the schema does not declare.
+func sessionsNotInSchema(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "sessionPersistence") && strings.Contains(msg, "not declared in schema")
+}
+
+func (g *GatewayAPI) sessionsUnsupported() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.noSessions.IsZero() && g.now().Sub(g.noSessions) < sessionsCheckTTL
+}
+
+func (g *GatewayAPI) markSessionsUnsupported() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.noSessions = g.now()
 }
 
 // gatewayFeaturesTTL is how long the features of a Gateway's class are

@@ -17,7 +17,10 @@ limitations under the License.
 package traffic
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
+	"time"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1ac "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
@@ -109,6 +112,57 @@ func WithMirror(route *gwv1ac.HTTPRouteApplyConfiguration, ms *msv1.Microservice
 		WithType(gwv1.HTTPRouteFilterRequestMirror).
 		WithRequestMirror(filter))
 	return route
+}
+
+// WithSessionAffinity gives route's weighted rule (its last) the
+// cookie-based session persistence of spec.rollout.canary.sessionAffinity,
+// and returns route. Routes without it, or nil, are returned as they are.
+func WithSessionAffinity(route *gwv1ac.HTTPRouteApplyConfiguration, ms *msv1.Microservice) *gwv1ac.HTTPRouteApplyConfiguration {
+	a := sessionAffinityOf(ms)
+	if route == nil || a == nil || route.Spec == nil || len(route.Spec.Rules) == 0 {
+		return route
+	}
+	persistence := gwv1ac.SessionPersistence().WithType(gwv1.CookieBasedSessionPersistence)
+	if a.CookieName != "" {
+		persistence.WithSessionName(a.CookieName)
+	}
+	cookie := gwv1ac.CookieConfig().WithLifetimeType(gwv1.SessionCookieLifetimeType)
+	if a.MaxAge != nil && a.MaxAge.Duration > 0 {
+		persistence.WithAbsoluteTimeout(GatewayDuration(a.MaxAge.Duration))
+		cookie.WithLifetimeType(gwv1.PermanentCookieLifetimeType)
+	}
+	persistence.WithCookieConfig(cookie)
+	route.Spec.Rules[len(route.Spec.Rules)-1].WithSessionPersistence(persistence)
+	return route
+}
+
+func sessionAffinityOf(ms *msv1.Microservice) *msv1.SessionAffinity {
+	if !builder.IsCanary(ms) {
+		return nil
+	}
+	return ms.Spec.Rollout.Canary.SessionAffinity
+}
+
+// GatewayDuration writes d in Gateway API's duration format (GEP-2257: up
+// to four parts of at most five digits, each with the unit h, m, s or ms),
+// rounded down to the millisecond, for d under 100,000 hours; 0s for less
+// than a millisecond.
+func GatewayDuration(d time.Duration) gwv1.Duration {
+	if d < time.Millisecond {
+		return "0s"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		unit string
+		size time.Duration
+	}{{"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}} {
+		n := d / u.size
+		if n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.unit)
+		}
+		d -= n * u.size
+	}
+	return gwv1.Duration(b.String())
 }
 
 func mirrorOf(ms *msv1.Microservice) *msv1.Mirror {

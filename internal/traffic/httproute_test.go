@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -279,6 +280,56 @@ func TestWithMirror(t *testing.T) {
 		m := f[0].RequestMirror
 		if m.BackendRef.Name != "checkout-canary" || ptr.Deref(m.BackendRef.Port, 0) != 9090 || !reflect.DeepEqual(m.Percent, tc.want) {
 			t.Fatalf("percent %v: mirror %+v, want the canary on the route port, percent %v", ptr.Deref(tc.percent, -1), m, ptr.Deref(tc.want, -1))
+		}
+	}
+}
+
+func TestWithSessionAffinity(t *testing.T) {
+	ms := base()
+	ms.Spec.Route = &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}}
+	if r := typed(t, WithSessionAffinity(HTTPRoute(ms, 0, true), ms)); r.Spec.Rules[0].SessionPersistence != nil {
+		t.Fatalf("a service without a canary got session persistence %+v", r.Spec.Rules[0].SessionPersistence)
+	}
+	ms.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: &msv1.Canary{
+		Matches: []msv1.CanaryMatch{{Headers: []msv1.HeaderMatch{{Name: "X-Canary", Value: "1"}}}},
+	}}
+	for _, tc := range []struct {
+		affinity msv1.SessionAffinity
+		want     gwv1.SessionPersistence
+	}{
+		{msv1.SessionAffinity{}, gwv1.SessionPersistence{Type: ptr.To(gwv1.CookieBasedSessionPersistence),
+			CookieConfig: &gwv1.CookieConfig{LifetimeType: ptr.To(gwv1.SessionCookieLifetimeType)}}},
+		{msv1.SessionAffinity{CookieName: "track", MaxAge: &metav1.Duration{Duration: 90 * time.Minute}}, gwv1.SessionPersistence{
+			Type: ptr.To(gwv1.CookieBasedSessionPersistence), SessionName: ptr.To("track"), AbsoluteTimeout: ptr.To(gwv1.Duration("1h30m")),
+			CookieConfig: &gwv1.CookieConfig{LifetimeType: ptr.To(gwv1.PermanentCookieLifetimeType)}}},
+	} {
+		ms.Spec.Rollout.Canary.SessionAffinity = &tc.affinity
+		r := typed(t, WithSessionAffinity(HTTPRoute(ms, 20, true), ms))
+		if len(r.Spec.Rules) != 2 || r.Spec.Rules[0].SessionPersistence != nil {
+			t.Fatalf("the match rule must stay first and without sessions: %+v", r.Spec.Rules)
+		}
+		if got := r.Spec.Rules[1].SessionPersistence; !reflect.DeepEqual(got, &tc.want) {
+			t.Errorf("%+v: session persistence %+v, want %+v", tc.affinity, got, tc.want)
+		}
+	}
+}
+
+func TestGatewayDuration(t *testing.T) {
+	format := regexp.MustCompile(`^([0-9]{1,5}(h|m|s|ms)){1,4}$`) // GEP-2257, as the Gateway API CRDs check it
+	for _, tc := range []struct {
+		in   time.Duration
+		want gwv1.Duration
+	}{
+		{0, "0s"}, {time.Microsecond, "0s"}, {time.Millisecond, "1ms"}, {1500 * time.Millisecond, "1s500ms"},
+		{time.Second, "1s"}, {30 * time.Minute, "30m"}, {90 * time.Minute, "1h30m"}, {24 * time.Hour, "24h"},
+		{25*time.Hour + 61*time.Second + time.Millisecond, "25h1m1s1ms"}, {99999 * time.Hour, "99999h"},
+	} {
+		got := GatewayDuration(tc.in)
+		if got != tc.want || !format.MatchString(string(got)) {
+			t.Errorf("GatewayDuration(%v) = %q, want %q (and the GEP-2257 format)", tc.in, got, tc.want)
+		}
+		if back, err := time.ParseDuration(string(got)); err != nil || back != tc.in.Truncate(time.Millisecond) {
+			t.Errorf("GatewayDuration(%v) = %q reads back as %v, %v", tc.in, got, back, err)
 		}
 	}
 }

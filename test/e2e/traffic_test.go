@@ -187,6 +187,48 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		}, time.Minute, 250*time.Millisecond).Should(BeZero())
 	}
 
+	// refusedCanaryServes delivers web's version through a canary of one 20%
+	// step and a gate, with a routing feature (set) that the local data plane
+	// cannot give: RouteAccepted must be False with reason and a message that
+	// contains message, the route must carry nothing of the feature, and every
+	// user request through Traefik must be answered, the canary's share by it.
+	refusedCanaryServes := func(version string, set func(*msv1.Canary), reason, message string) {
+		Eventually(func() error {
+			ms := getWeb()
+			ms.Spec.Image = "example.com/web:" + version
+			ms.Spec.Rollout.Canary.Matches = nil
+			ms.Spec.Rollout.Canary.Mirror = nil
+			ms.Spec.Rollout.Canary.SessionAffinity = nil
+			set(ms.Spec.Rollout.Canary)
+			ms.Spec.Rollout.Canary.Steps = []msv1.CanaryStep{{SetWeight: ptr.To[int32](20)}, {Pause: &msv1.PauseStep{}}}
+			return k8s.Update(ctx, ms)
+		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+		users := startTraffic(host, rate, 3*time.Minute)
+		Eventually(webPhaseAtStep(1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary runs at its gate at 20%")
+		routeAccepted := apimeta.FindStatusCondition(getWeb().Status.Conditions, msv1.RouteAcceptedCondition)
+		Expect(routeAccepted).NotTo(BeNil())
+		AddReportEntry("RouteAccepted through Traefik, "+reason, routeAccepted.Reason+": "+routeAccepted.Message)
+		Expect(routeAccepted.Status).To(Equal(metav1.ConditionFalse))
+		Expect(routeAccepted.Reason).To(Equal(reason))
+		Expect(routeAccepted.Message).To(ContainSubstring(message))
+		r := &gwv1.HTTPRoute{}
+		Expect(k8s.Get(ctx, tkey("web"), r)).To(Succeed())
+		for _, rule := range r.Spec.Rules {
+			Expect(rule.Filters).To(BeEmpty(), "no filter Traefik would answer 500 for")
+			Expect(rule.SessionPersistence).To(BeNil())
+		}
+
+		kubectl("annotate", "ms", "web", "-n", trafficNS, "--overwrite", fmt.Sprintf("%s=%d", msv1.PromoteAnnotation, time.Now().UnixNano()))
+		Eventually(webPhaseAtStep(-1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
+		canaryGone()
+		time.Sleep(6 * time.Second) // the canary's pods drain for 5 s
+		all := users.stop()
+		AddReportEntry("users through a canary whose "+reason, fmt.Sprintf("%+v", all))
+		Expect(all.Answered()).To(BeNumerically(">=", 100))
+		Expect(failed(all)).To(BeZero(), "%+v", all)
+		Expect(all.Share(version)).To(BeNumerically(">", 0), "the canary served its weight: %+v", all)
+	}
+
 	// deliver sets the image under steady traffic, waits for the rollout to
 	// end in the phase and the canary's pods to be gone, keeps the traffic
 	// on for a while after, and returns the traffic, the route's weights and
@@ -490,36 +532,13 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		Expect(listed).To(ContainElement("HTTPRouteQueryParamMatching"), "Traefik publishes what it implements")
 		Expect(listed).NotTo(ContainElement("HTTPRouteRequestMirror"))
 
-		Eventually(func() error {
-			ms := getWeb()
-			ms.Spec.Image = "example.com/web:v5"
-			ms.Spec.Rollout.Canary.Matches = nil
-			ms.Spec.Rollout.Canary.Mirror = &msv1.Mirror{Percent: ptr.To[int32](50)}
-			ms.Spec.Rollout.Canary.Steps = []msv1.CanaryStep{{SetWeight: ptr.To[int32](20)}, {Pause: &msv1.PauseStep{}}}
-			return k8s.Update(ctx, ms)
-		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
-		users := startTraffic(host, rate, 3*time.Minute)
-		Eventually(webPhaseAtStep(1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhasePaused), "the canary runs at its gate at 20%")
-		routeAccepted := apimeta.FindStatusCondition(getWeb().Status.Conditions, msv1.RouteAcceptedCondition)
-		Expect(routeAccepted).NotTo(BeNil())
-		AddReportEntry("RouteAccepted with a mirror through Traefik", routeAccepted.Reason+": "+routeAccepted.Message)
-		Expect(routeAccepted.Status).To(Equal(metav1.ConditionFalse))
-		Expect(routeAccepted.Reason).To(Equal("MirrorNotSupported"))
-		Expect(routeAccepted.Message).To(ContainSubstring("Gateway gateway-system/public (GatewayClass traefik) does not list HTTPRouteRequestMirror and HTTPRouteRequestPercentageMirror"))
-		r := &gwv1.HTTPRoute{}
-		Expect(k8s.Get(ctx, tkey("web"), r)).To(Succeed())
-		for _, rule := range r.Spec.Rules {
-			Expect(rule.Filters).To(BeEmpty(), "no filter Traefik would answer 500 for")
-		}
+		refusedCanaryServes("v5", func(c *msv1.Canary) { c.Mirror = &msv1.Mirror{Percent: ptr.To[int32](50)} }, "MirrorNotSupported",
+			"Gateway gateway-system/public (GatewayClass traefik) does not list HTTPRouteRequestMirror and HTTPRouteRequestPercentageMirror")
+	})
 
-		kubectl("annotate", "ms", "web", "-n", trafficNS, "--overwrite", fmt.Sprintf("%s=%d", msv1.PromoteAnnotation, time.Now().UnixNano()))
-		Eventually(webPhaseAtStep(-1), 2*time.Minute, 250*time.Millisecond).Should(Equal(msv1.RolloutPhaseSucceeded))
-		canaryGone()
-		time.Sleep(6 * time.Second) // the canary's pods drain for 5 s
-		all := users.stop()
-		AddReportEntry("users through a canary that asked for a mirror", fmt.Sprintf("%+v", all))
-		Expect(all.Answered()).To(BeNumerically(">=", 100))
-		Expect(failed(all)).To(BeZero(), "%+v", all)
-		Expect(all.Share("v5")).To(BeNumerically(">", 0), "the canary served its weight: %+v", all)
+	It("keeps no sessions through the standard channel's HTTPRoute, says so, and serves every request at the weights", func() {
+		refusedCanaryServes("v6", func(c *msv1.Canary) {
+			c.SessionAffinity = &msv1.SessionAffinity{CookieName: "web-track", MaxAge: &metav1.Duration{Duration: 10 * time.Minute}}
+		}, "SessionAffinityNotSupported", "HTTPRoute CRD has no spec.rules[].sessionPersistence")
 	})
 })

@@ -20,14 +20,18 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -36,6 +40,7 @@ import (
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
 	"github.com/msvc-dev/msvc-operator/internal/memlimit"
 	"github.com/msvc-dev/msvc-operator/internal/notify"
+	"github.com/msvc-dev/msvc-operator/internal/shard"
 )
 
 func main() {
@@ -56,13 +61,15 @@ func main() {
 		networkIsolation        bool
 		monitoringNamespace     string
 		watchNamespaces         string
+		shards                  int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (use :8080 with --metrics-secure=false for plain HTTP, 0 to disable).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to clients authenticated and authorised by the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 too (off by default: HTTP/2 rapid-reset and stream cancellation CVEs).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one of several manager replicas reconciles.")
-	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease and the shard Leases (default: the pod's namespace).")
+	flag.IntVar(&shards, "shards", 1, "Split the Microservices into this many shards, held with Leases by the manager replicas (each reconciles its fair part of the shards, and takes over those of a replica that stops); 1 turns sharding off. Excludes --leader-elect.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Microservices reconciled in parallel.")
 	flag.Float64Var(&qps, "kube-api-qps", mscontroller.DefaultKubeAPIQPS, "Sustained requests per second to the API server, per resource; negative (the default) turns the client-side limit off and leaves it to the API server's priority and fairness.")
 	flag.IntVar(&burst, "kube-api-burst", mscontroller.DefaultKubeAPIBurst, "Burst of requests to the API server, with a --kube-api-qps of 0 or more.")
@@ -116,6 +123,15 @@ func main() {
 		}
 	}
 
+	if shards > 1 && leaderElect {
+		log.Error(nil, "--shards and --leader-elect exclude each other: with shards every replica reconciles its part; drop --leader-elect")
+		os.Exit(1)
+	}
+	if shards < 1 {
+		log.Error(nil, "--shards must be 1 (no sharding) or more", "shards", shards)
+		os.Exit(1)
+	}
+
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOpts,
@@ -154,6 +170,19 @@ func main() {
 		}
 		log.Info("Alert receivers loaded", "count", len(providers))
 	}
+	if shards > 1 {
+		coordinator, err := newShardCoordinator(cfg, scheme, leaderElectionNamespace, shards, r.ShardAcquired)
+		if err != nil {
+			log.Error(err, "Unable to set up sharding")
+			os.Exit(1)
+		}
+		r.Shards = coordinator
+		if err := mgr.Add(coordinator); err != nil {
+			log.Error(err, "Unable to add the shard coordinator")
+			os.Exit(1)
+		}
+		log.Info("Sharding on", "shards", shards)
+	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}); err != nil {
 		log.Error(err, "Unable to set up the Microservice controller")
 		os.Exit(1)
@@ -173,4 +202,33 @@ func main() {
 		log.Error(err, "Manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// newShardCoordinator holds shard Leases in namespace (the pod's namespace
+// when empty) under an identity of this process: its host name and a
+// random suffix, so that a restarted pod is a new member.
+func newShardCoordinator(cfg *rest.Config, scheme *runtime.Scheme, namespace string, shards int, acquired func(int)) (*shard.Coordinator, error) {
+	if namespace == "" {
+		namespace = os.Getenv("POD_NAMESPACE")
+	}
+	if namespace == "" {
+		data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+		if err != nil {
+			return nil, fmt.Errorf("no namespace for the shard Leases: set --leader-election-namespace (%w)", err)
+		}
+		namespace = strings.TrimSpace(string(data))
+	}
+	// Leases are read as they are, not cached: a replica watches no Lease.
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	return shard.New(shard.Options{
+		Client: c, Namespace: namespace, Name: "msvc-operator", Shards: shards,
+		Identity: strings.ToLower(host) + "-" + utilrand.String(5), Acquired: acquired,
+	})
 }

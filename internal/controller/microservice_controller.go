@@ -55,6 +55,7 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	"github.com/msvc-dev/msvc-operator/internal/notify"
 	"github.com/msvc-dev/msvc-operator/internal/rollout"
+	"github.com/msvc-dev/msvc-operator/internal/shard"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
 	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
@@ -94,6 +95,12 @@ type MicroserviceReconciler struct {
 	Alerts *notify.Sender
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Shards, when set, limits this manager to the Microservices of the
+	// shards it holds (--shards); the caller runs it, and sets its Acquired
+	// callback to ShardAcquired.
+	Shards *shard.Coordinator
+
+	shardEvents chan event.TypedGenericEvent[*msv1.Microservice]
 
 	applier  *ssa.Applier
 	handoff  *ssa.Applier
@@ -123,6 +130,11 @@ type MicroserviceReconciler struct {
 func (r *MicroserviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 
+	release, mine, err := r.claim(ctx, req)
+	if err != nil || !mine {
+		return ctrl.Result{}, err
+	}
+	defer release()
 	ms, err := r.readCaughtUp(ctx, req.NamespacedName)
 	if err != nil || ms == nil {
 		return ctrl.Result{}, err
@@ -442,7 +454,11 @@ func (r *MicroserviceReconciler) SetupWithManager(mgr ctrl.Manager, opts control
 	if err != nil {
 		return err
 	}
-	c, err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Shards != nil {
+		b = b.WatchesRawSource(r.shardSource())
+	}
+	c, err := b.
 		For(&msv1.Microservice{}, builder.WithPredicates(specOrMetadataChanged)).
 		Owns(&appsv1.Deployment{}, forgetOnDelete("Deployment")).
 		Owns(&corev1.Service{}, forgetOnDelete("Service")).

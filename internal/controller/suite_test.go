@@ -49,6 +49,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/msvc-dev/msvc-operator/internal/notify"
+	"github.com/msvc-dev/msvc-operator/internal/shard"
 )
 
 // The suite runs the real manager against envtest's kube-apiserver and etcd,
@@ -149,6 +150,8 @@ type managerOptions struct {
 	wrapClient func(client.Client) client.Client
 	// alerts, when set, is the manager's alert sender (--alert-providers-file).
 	alerts *notify.Sender
+	// shards, when set, makes the manager hold shard Leases (--shards).
+	shards *shard.Options
 }
 
 type leaderElection struct {
@@ -163,6 +166,8 @@ type runningManager struct {
 	done chan struct{}
 	// err is what mgr.Start returned, once done is closed.
 	err error
+	// shards is the manager's shard Coordinator, with managerOptions.shards.
+	shards *shard.Coordinator
 }
 
 // Stop cancels the manager's context, waits for it to return and returns
@@ -239,10 +244,19 @@ func (e *operatorEnv) runManager(o managerOptions) *runningManager {
 		r.Alerts = o.alerts
 		Expect(mgr.Add(o.alerts)).To(Succeed())
 	}
+	if o.shards != nil {
+		so := *o.shards
+		so.Client, err = client.New(mgrCfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		so.Acquired = r.ShardAcquired
+		r.Shards, err = shard.New(so)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(mgr.Add(r.Shards)).To(Succeed())
+	}
 	Expect(r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})).To(Succeed())
 
 	mgrCtx, stop := context.WithCancel(ctx)
-	m := &runningManager{mgr: mgr, stop: stop, done: make(chan struct{})}
+	m := &runningManager{mgr: mgr, stop: stop, done: make(chan struct{}), shards: r.Shards}
 	go func() {
 		defer close(m.done)
 		m.err = mgr.Start(mgrCtx)

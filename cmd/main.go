@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
@@ -177,6 +178,7 @@ func main() {
 			os.Exit(1)
 		}
 		r.Shards = coordinator
+		ctrlmetrics.Registry.MustRegister(coordinator.Collectors()...)
 		if err := mgr.Add(coordinator); err != nil {
 			log.Error(err, "Unable to add the shard coordinator")
 			os.Exit(1)

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -199,6 +200,19 @@ func (c *Coordinator) Owned() []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Collectors are the Coordinator's metrics: msvc_operator_shards, the
+// number of shards, and msvc_operator_shards_owned, how many this replica
+// reconciles. Their sum over the replicas falling short of the first means
+// that some Microservices have no manager.
+func (c *Coordinator) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "msvc_operator_shards", Help: "Shards the Microservices are split into (--shards)."},
+			func() float64 { return float64(c.o.Shards) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "msvc_operator_shards_owned", Help: "Shards this manager replica holds and reconciles."},
+			func() float64 { return float64(len(c.Owned())) }),
+	}
 }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable: every

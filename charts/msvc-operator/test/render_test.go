@@ -161,6 +161,27 @@ func TestValues(t *testing.T) {
 	}
 }
 
+func TestSharding(t *testing.T) {
+	objs := render(t, map[string]any{"replicaCount": 3, "shards": 6})
+	c := container(t, objs)
+	if a := args(c); a != "--health-probe-bind-address=:8081 --metrics-bind-address=:8443 --shards=6" {
+		t.Errorf("args = %q: shards replace leader election", a)
+	}
+	if _, ok := objs["Role/ops-msvc-operator-leader-election"]; !ok {
+		t.Error("the shard Leases need the Lease Role")
+	}
+	found := false
+	for _, e := range c["env"].([]any) {
+		found = found || e.(map[string]any)["name"] == "POD_NAMESPACE"
+	}
+	if !found {
+		t.Errorf("env %v has no POD_NAMESPACE for the shard Leases", c["env"])
+	}
+	if objs["Deployment/ops-msvc-operator"]["spec"].(map[string]any)["replicas"] != float64(3) {
+		t.Errorf("replicas = %v", objs["Deployment/ops-msvc-operator"]["spec"].(map[string]any)["replicas"])
+	}
+}
+
 // TestGeneratedFilesAreCurrent checks that the chart ships what make
 // manifests generates: the CRDs, and the ClusterRole's rules without wildcards.
 func TestGeneratedFilesAreCurrent(t *testing.T) {

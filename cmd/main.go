@@ -19,6 +19,7 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
@@ -209,7 +210,7 @@ func main() {
 // newShardCoordinator holds shard Leases in namespace (the pod's namespace
 // when empty) under an identity of this process: its host name and a
 // random suffix, so that a restarted pod is a new member.
-func newShardCoordinator(cfg *rest.Config, scheme *runtime.Scheme, namespace string, shards int, acquired func(int)) (*shard.Coordinator, error) {
+func newShardCoordinator(cfg *rest.Config, scheme *runtime.Scheme, namespace string, shards int, acquired func(context.Context, int)) (*shard.Coordinator, error) {
 	if namespace == "" {
 		namespace = os.Getenv("POD_NAMESPACE")
 	}

@@ -50,12 +50,11 @@ func (r *MicroserviceReconciler) claim(ctx context.Context, req reconcile.Reques
 // ShardAcquired queues every Microservice of shard s: the manager that
 // held it before may have left work undone. It is the shard Coordinator's
 // Acquired callback.
-func (r *MicroserviceReconciler) ShardAcquired(s int) {
+func (r *MicroserviceReconciler) ShardAcquired(ctx context.Context, s int) {
 	if r.shardEvents == nil {
 		return
 	}
 	go func() {
-		ctx := context.Background()
 		list := &msv1.MicroserviceList{}
 		if err := r.Client.List(ctx, list); err != nil {
 			logf.FromContext(ctx).Error(err, "Listing the Microservices of a shard taken over", "shard", s)
@@ -63,8 +62,13 @@ func (r *MicroserviceReconciler) ShardAcquired(s int) {
 		}
 		for i := range list.Items {
 			ms := &list.Items[i]
-			if shard.Of(ms.Namespace, ms.Labels, r.Shards.Shards()) == s {
-				r.shardEvents <- event.TypedGenericEvent[*msv1.Microservice]{Object: ms}
+			if shard.Of(ms.Namespace, ms.Labels, r.Shards.Shards()) != s {
+				continue
+			}
+			select {
+			case r.shardEvents <- event.TypedGenericEvent[*msv1.Microservice]{Object: ms}:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()

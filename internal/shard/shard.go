@@ -102,8 +102,9 @@ type Options struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod: the Defaults when zero.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Acquired is called with each shard this replica takes, so that its
-	// Microservices are reconciled at once.
-	Acquired func(shard int)
+	// Microservices are reconciled at once; ctx ends when the Coordinator
+	// stops. It must not block.
+	Acquired func(ctx context.Context, shard int)
 	// Clock is time.Now when nil.
 	Clock func() time.Time
 }
@@ -152,6 +153,9 @@ func New(o Options) (*Coordinator, error) {
 	}
 	if o.RetryPeriod == 0 {
 		o.RetryPeriod = DefaultRetryPeriod
+	}
+	if o.LeaseDuration < time.Second {
+		return nil, fmt.Errorf("the lease duration (%v) must be 1s or more: a Lease counts whole seconds", o.LeaseDuration)
 	}
 	if o.RenewDeadline >= o.LeaseDuration {
 		return nil, fmt.Errorf("the renew deadline (%v) must be shorter than the lease duration (%v)", o.RenewDeadline, o.LeaseDuration)
@@ -401,7 +405,7 @@ func (c *Coordinator) take(ctx context.Context, log logr.Logger, s int, l *coord
 	c.mu.Unlock()
 	log.Info("Took a shard", "shard", s)
 	if c.o.Acquired != nil {
-		c.o.Acquired(s)
+		c.o.Acquired(ctx, s)
 	}
 	return true
 }

@@ -82,6 +82,7 @@ func TestNewRefuses(t *testing.T) {
 	}{
 		{"one shard", func(o *Options) { o.Shards = 1 }, "2 shards or more"},
 		{"no identity", func(o *Options) { o.Identity = "" }, "identity"},
+		{"lease under a second", func(o *Options) { o.LeaseDuration, o.RenewDeadline = 500*time.Millisecond, 100*time.Millisecond }, "1s or more"},
 		{"renew deadline not shorter", func(o *Options) { o.LeaseDuration, o.RenewDeadline = 5*time.Second, 5*time.Second }, "must be shorter"},
 	} {
 		o := ok

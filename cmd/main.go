@@ -103,6 +103,9 @@ func main() {
 	if limit > 0 {
 		log.Info("Go soft memory limit set", "bytes", limit, "from", from)
 	}
+	if percent, from := memlimit.GCPercentFromEnv(os.Getenv); percent > 0 {
+		log.Info("Go collector target set", "gcPercent", percent, "from", from)
+	}
 
 	scheme, err := mscontroller.NewScheme()
 	if err != nil {

@@ -61,8 +61,30 @@ func FromEnv(getenv func(string) string) (int64, string, error) {
 	return int64(float64(q.Value()) * Ratio), fmt.Sprintf("%.0f%% of %s=%s", Ratio*100, EnvVar, v), nil
 }
 
-// Apply sets the soft limit FromEnv returns, if any, and reports it.
+// DefaultGCPercent is the collector's target unless GOGC says otherwise:
+// the heap may grow by half its live size between collections, not by all
+// of it (Go's default of 100). Busy with thousands of Microservices, the
+// operator's live heap is mostly its cache and the peak is live plus that
+// growth; at N=5,000 this took the peak RSS from 237 to 169 MiB for more of
+// the collector's CPU time (docs/scale.md).
+const DefaultGCPercent = 50
+
+// GCPercentFromEnv returns the collector's target to set, and where it
+// comes from: 0 when GOGC is set (the runtime honours it itself), else
+// DefaultGCPercent.
+func GCPercentFromEnv(getenv func(string) string) (int, string) {
+	if v := getenv("GOGC"); v != "" {
+		return 0, "GOGC=" + v
+	}
+	return DefaultGCPercent, "the operator's default"
+}
+
+// Apply sets the soft limit FromEnv returns, if any, and the collector's
+// target GCPercentFromEnv returns, and reports the limit.
 func Apply(getenv func(string) string) (int64, string, error) {
+	if percent, _ := GCPercentFromEnv(getenv); percent > 0 {
+		debug.SetGCPercent(percent)
+	}
 	limit, from, err := FromEnv(getenv)
 	if err == nil && limit > 0 {
 		debug.SetMemoryLimit(limit)

@@ -74,3 +74,13 @@ func TestApplySetsTheRuntimeLimit(t *testing.T) {
 		t.Fatalf("a refused limit changed the runtime's: %d, want %d", got, before)
 	}
 }
+
+func TestGCPercentFromEnv(t *testing.T) {
+	if got, from := GCPercentFromEnv(func(string) string { return "" }); got != DefaultGCPercent || from != "the operator's default" {
+		t.Errorf("without GOGC: %d (%s), want %d", got, from, DefaultGCPercent)
+	}
+	env := map[string]string{"GOGC": "200"}
+	if got, from := GCPercentFromEnv(func(k string) string { return env[k] }); got != 0 || from != "GOGC=200" {
+		t.Errorf("with GOGC=200: %d (%s), want 0: the runtime's own", got, from)
+	}
+}

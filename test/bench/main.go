@@ -72,6 +72,7 @@ import (
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 	mscontroller "github.com/msvc-dev/msvc-operator/internal/controller"
+	"github.com/msvc-dev/msvc-operator/internal/memlimit"
 	"github.com/msvc-dev/msvc-operator/internal/ssa"
 	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
@@ -181,7 +182,13 @@ type Result struct {
 	FirstStatusOver5s int     `json:"firstStatusOver5s"`
 	PeakHeapMiB       float64 `json:"peakHeapMiB"`
 	PeakRSSMiB        float64 `json:"peakRSSMiB"`
-	PeakAnonRSSMiB    float64 `json:"peakAnonRSSMiB"`
+	// ManagerCPUSeconds is the manager process's CPU time from its start
+	// to the end of the bulk change.
+	ManagerCPUSeconds float64 `json:"managerCPUSeconds"`
+	// ManagerGOGC is the GOGC the manager process ran with ("" for the
+	// operator's default, memlimit.DefaultGCPercent).
+	ManagerGOGC    string  `json:"managerGOGC,omitempty"`
+	PeakAnonRSSMiB float64 `json:"peakAnonRSSMiB"`
 	// Rollouts is the rollout phase's, when -rollouts asks for it.
 	Rollouts *RolloutPhase `json:"rollouts,omitempty"`
 }
@@ -444,6 +451,7 @@ func run(n int, quiet time.Duration, withFloor bool, rollouts int, out string, o
 	}
 	res.BulkRequests = diff(st.Requests, before)
 	res.PeakHeapMiB, res.PeakRSSMiB, res.PeakAnonRSSMiB = st.PeakHeapMiB, st.PeakRSSMiB, st.PeakAnonRSSMiB
+	res.ManagerCPUSeconds, res.ManagerGOGC = st.CPUSeconds, os.Getenv("GOGC")
 
 	if rollouts > 0 {
 		if res.Rollouts, err = measureRollouts(ctx, admin, watched, op, rollouts, concurrency, times); err != nil {
@@ -883,6 +891,12 @@ func report(r Result) {
 	if r.MemoryLimit != "" {
 		fmt.Printf("%-46s %12s\n", "  under the container memory limit", r.MemoryLimit)
 	}
+	gogc := r.ManagerGOGC
+	if gogc == "" {
+		gogc = fmt.Sprintf("%d (default)", memlimit.DefaultGCPercent)
+	}
+	fmt.Printf("%-46s %12s\n", "  the manager's GOGC", gogc)
+	fmt.Printf("%-46s %12.1f s\n", "manager CPU, start to end of the bulk change", r.ManagerCPUSeconds)
 	fmt.Printf("\nrequests on create, by verb and resource:\n")
 	printRequests(r.CreateRequests)
 	fmt.Printf("requests in the quiet period:\n")

@@ -44,14 +44,23 @@ func gatewayWithFeatures(ns, name string, features ...gwv1.FeatureName) {
 	Expect(k8sClient.Create(ctx, gw)).To(Succeed())
 }
 
+// weightedRule reads the route's weighted rule (its last), or nil.
+func weightedRule(ms *msv1.Microservice) *gwv1.HTTPRouteRule {
+	r := &gwv1.HTTPRoute{}
+	if err := k8sClient.Get(ctx, key(ms), r); err != nil || len(r.Spec.Rules) == 0 {
+		return nil
+	}
+	return &r.Spec.Rules[len(r.Spec.Rules)-1]
+}
+
 // mirrorFilter reads the RequestMirror filter of the route's weighted rule, or nil.
 func mirrorFilter(ms *msv1.Microservice) func() *gwv1.HTTPRequestMirrorFilter {
 	return func() *gwv1.HTTPRequestMirrorFilter {
-		r := &gwv1.HTTPRoute{}
-		if err := k8sClient.Get(ctx, key(ms), r); err != nil || len(r.Spec.Rules) == 0 {
+		rule := weightedRule(ms)
+		if rule == nil {
 			return nil
 		}
-		for _, f := range r.Spec.Rules[len(r.Spec.Rules)-1].Filters {
+		for _, f := range rule.Filters {
 			if f.Type == gwv1.HTTPRouteFilterRequestMirror {
 				return f.RequestMirror
 			}

@@ -33,11 +33,10 @@ import (
 // rule (its last), or nil.
 func sessionPersistence(ms *msv1.Microservice) func() *gwv1.SessionPersistence {
 	return func() *gwv1.SessionPersistence {
-		r := &gwv1.HTTPRoute{}
-		if err := k8sClient.Get(ctx, key(ms), r); err != nil || len(r.Spec.Rules) == 0 {
-			return nil
+		if rule := weightedRule(ms); rule != nil {
+			return rule.SessionPersistence
 		}
-		return r.Spec.Rules[len(r.Spec.Rules)-1].SessionPersistence
+		return nil
 	}
 }
 

@@ -37,10 +37,11 @@ func (r *MicroserviceReconciler) claim(ctx context.Context, req reconcile.Reques
 	if r.Shards == nil {
 		return func() {}, true, nil
 	}
-	// The shard label is read from the cache; a Microservice gone from it
-	// is claimed by its namespace, and the reconcile finds it gone.
+	// The shard label is read from the cache, without a copy (only read);
+	// a Microservice gone from it is claimed by its namespace, and the
+	// reconcile finds it gone.
 	cached := &msv1.Microservice{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cached); client.IgnoreNotFound(err) != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, cached, client.UnsafeDisableDeepCopy); client.IgnoreNotFound(err) != nil {
 		return nil, false, err
 	}
 	release, ok = r.Shards.Claim(req.Namespace, cached.Labels)
@@ -56,7 +57,7 @@ func (r *MicroserviceReconciler) ShardAcquired(ctx context.Context, s int) {
 	}
 	go func() {
 		list := &msv1.MicroserviceList{}
-		if err := r.Client.List(ctx, list); err != nil {
+		if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			logf.FromContext(ctx).Error(err, "Listing the Microservices of a shard taken over", "shard", s)
 			return
 		}

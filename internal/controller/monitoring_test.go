@@ -29,7 +29,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/msvc-dev/msvc-operator/internal/shard"
 )
 
 // promtool is the promtool next to the Prometheus of the analysis tests
@@ -122,12 +125,20 @@ var _ = Describe("The alert rules and the Grafana dashboard", func() {
 		Expect(err).NotTo(HaveOccurred())
 		names := operatorMetricNames(append(exprs, string(ruleText)))
 		Expect(names).To(ContainElements("msvc_rollouts_total", "msvc_canary_weight_percent", "controller_runtime_reconcile_total"))
+		// With --shards, cmd/main.go registers the shard Coordinator's
+		// collectors too.
+		sharded, err := shard.New(shard.Options{Client: k8sClient, Namespace: "default", Name: "msvc-metrics", Shards: 2, Identity: "metrics-test"})
+		Expect(err).NotTo(HaveOccurred())
+		shardMetrics := prometheus.NewRegistry()
+		shardMetrics.MustRegister(sharded.Collectors()...)
 		served := func() []string {
-			families, err := ctrlmetrics.Registry.Gather()
-			Expect(err).NotTo(HaveOccurred())
 			var have []string
-			for _, f := range families {
-				have = append(have, f.GetName())
+			for _, g := range []prometheus.Gatherer{ctrlmetrics.Registry, shardMetrics} {
+				families, err := g.Gather()
+				Expect(err).NotTo(HaveOccurred())
+				for _, f := range families {
+					have = append(have, f.GetName())
+				}
 			}
 			return have
 		}

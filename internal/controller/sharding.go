@@ -41,7 +41,7 @@ func (r *MicroserviceReconciler) claim(ctx context.Context, req reconcile.Reques
 	// a Microservice gone from it is claimed by its namespace, and the
 	// reconcile finds it gone.
 	cached := &msv1.Microservice{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cached, client.UnsafeDisableDeepCopy); client.IgnoreNotFound(err) != nil {
+	if err := r.Get(ctx, req.NamespacedName, cached, client.UnsafeDisableDeepCopy); client.IgnoreNotFound(err) != nil {
 		return nil, false, err
 	}
 	release, ok = r.Shards.Claim(req.Namespace, cached.Labels)
@@ -57,7 +57,7 @@ func (r *MicroserviceReconciler) ShardAcquired(ctx context.Context, s int) {
 	}
 	go func() {
 		list := &msv1.MicroserviceList{}
-		if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			logf.FromContext(ctx).Error(err, "Listing the Microservices of a shard taken over", "shard", s)
 			return
 		}

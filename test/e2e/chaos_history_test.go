@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +58,9 @@ type chaosVersion struct {
 	Track    string            // of a Pod
 	Serving  bool              // of a Pod: Ready and not terminating, so an endpoint that takes requests
 	Rollout  *msv1.RolloutStatus
+	// Seen is when the watch delivered the version, to set failed requests
+	// beside the versions in a trace.
+	Seen time.Time
 }
 
 // chaosHistory is every version of the objects of one namespace that the
@@ -78,6 +82,9 @@ func (h *chaosHistory) add(obj metav1.Object, v chaosVersion) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	v.Name = obj.GetName()
+	if v.Seen.IsZero() {
+		v.Seen = time.Now()
+	}
 	h.lastSeen[v.Kind+"/"+v.Name] = obj.GetResourceVersion()
 	rv, err := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
 	if err != nil {
@@ -353,6 +360,9 @@ func judgeSteps(steps rolloutSteps, at, rev string, prev, cur *msv1.RolloutStatu
 // traceLine spells out one version for the chaos spec's trace file.
 func traceLine(v chaosVersion) string {
 	out := fmt.Sprintf("%8d %-12s %s", v.RV, v.Kind, v.Name)
+	if !v.Seen.IsZero() {
+		out = v.Seen.Format("15:04:05.000") + " " + out
+	}
 	if v.Deleted {
 		return out + " deleted"
 	}

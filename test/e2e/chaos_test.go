@@ -45,6 +45,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/test/dataplane/load"
 )
 
 // apiProxy stands between the manager and kube-apiserver for the whole
@@ -359,6 +360,15 @@ var _ = Describe("Rollouts while the API server fails 5% of the operator's reque
 		for _, v := range versions {
 			trace = append(trace, traceLine(v))
 		}
+		// The failed requests, by when they were answered, to set beside
+		// the versions' times (as the watches saw them) in the trace.
+		var failures []string
+		shoppers.rec.Each(begin, time.Now(), func(r load.Result) {
+			if r.Code != 200 {
+				failures = append(failures, fmt.Sprintf("%s failed request: %d %q", r.At.Format("15:04:05.000"), r.Code, r.Version))
+			}
+		})
+		trace = append(trace, failures...)
 		tracePath := filepath.Join(state, fmt.Sprintf("e2e-chaos-%d.txt", index))
 		Expect(os.WriteFile(tracePath, []byte(strings.Join(trace, "\n")+"\n"), 0o644)).To(Succeed())
 		trafficChecked, trafficViolations := judgeTraffic(name, versions)
@@ -377,6 +387,9 @@ var _ = Describe("Rollouts while the API server fails 5% of the operator's reque
 			rollouts.ended(msv1.RolloutPhaseRolledBack), events, run.Answered(), failed(run), run.ByVersion, tail.ByVersion)
 		for _, m := range missed {
 			report += "\nnote: " + m
+		}
+		if len(failures) > 0 {
+			report += "\nfailed requests (times beside the trace's): " + strings.Join(failures, "; ")
 		}
 		GinkgoWriter.Println(report)
 		AddReportEntry(fmt.Sprintf("chaos seed %d", seed), report)

@@ -179,7 +179,7 @@ func (c *Coordinator) Claim(namespace string, labels map[string]string) (release
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o := c.owned[s]
-	if o == nil || o.leaving || c.o.Clock().Sub(o.renewed) >= c.o.RenewDeadline {
+	if o == nil || !c.serving(o, c.o.Clock()) {
 		return nil, false
 	}
 	o.inFlight++
@@ -191,14 +191,30 @@ func (c *Coordinator) Claim(namespace string, labels map[string]string) (release
 	}, true
 }
 
+// serving says whether this replica reconciles the shard o now: it is not
+// being given up, and was renewed within the renew deadline.
+func (c *Coordinator) serving(o *ownedShard, now time.Time) bool {
+	return !o.leaving && now.Sub(o.renewed) < c.o.RenewDeadline
+}
+
 // Owned is the sorted list of the shards this replica reconciles now.
 func (c *Coordinator) Owned() []int {
+	now := c.o.Clock()
+	return c.shardsWhere(func(o *ownedShard) bool { return c.serving(o, now) })
+}
+
+// ownedShards is the sorted list of the shards this replica holds and is
+// not giving up, renewed in time or not.
+func (c *Coordinator) ownedShards() []int {
+	return c.shardsWhere(func(o *ownedShard) bool { return !o.leaving })
+}
+
+func (c *Coordinator) shardsWhere(keep func(*ownedShard) bool) []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []int
-	now := c.o.Clock()
 	for s, o := range c.owned {
-		if !o.leaving && now.Sub(o.renewed) < c.o.RenewDeadline {
+		if keep(o) {
 			out = append(out, s)
 		}
 	}
@@ -230,7 +246,7 @@ func (c *Coordinator) Start(ctx context.Context) error {
 	t := time.NewTicker(c.o.RetryPeriod)
 	defer t.Stop()
 	for {
-		if err := c.tick(ctx); err != nil && ctx.Err() == nil {
+		if err := c.tick(ctx, log); err != nil && ctx.Err() == nil {
 			log.Error(err, "Coordinating shards")
 		}
 		select {
@@ -247,19 +263,15 @@ func (c *Coordinator) memberLease() string     { return c.o.Name + "-member-" + 
 
 // tick is one round: observe the Leases, renew this replica's, and take or
 // give up shards to hold its fair part.
-func (c *Coordinator) tick(ctx context.Context) error {
-	log := logf.FromContext(ctx).WithName("shards").WithValues("identity", c.o.Identity)
-	list := &coordinationv1.LeaseList{}
-	if err := c.o.Client.List(ctx, list, client.InNamespace(c.o.Namespace), client.MatchingLabels{groupLabel: c.o.Name}); err != nil {
+func (c *Coordinator) tick(ctx context.Context, log logr.Logger) error {
+	leases, err := c.leases(ctx)
+	if err != nil {
 		c.expireUnrenewed(log)
-		return fmt.Errorf("listing Leases: %w", err)
+		return err
 	}
 	now := c.o.Clock()
-	leases := map[string]*coordinationv1.Lease{}
 	members := 1 // this replica
-	for i := range list.Items {
-		l := &list.Items[i]
-		leases[l.Name] = l
+	for _, l := range leases {
 		c.observe(l, now)
 		if l.Labels[kindLabel] != "member" || l.Name == c.memberLease() {
 			continue
@@ -383,6 +395,9 @@ func (c *Coordinator) take(ctx context.Context, log logr.Logger, s int, l *coord
 		if apierrors.IsAlreadyExists(err) {
 			return false
 		}
+		if err == nil {
+			c.observe(l, now)
+		}
 	case ptr.Deref(l.Spec.HolderIdentity, "") == "" || c.expired(l, now):
 		l = l.DeepCopy()
 		l.Spec.HolderIdentity = ptr.To(c.o.Identity)
@@ -399,7 +414,6 @@ func (c *Coordinator) take(ctx context.Context, log logr.Logger, s int, l *coord
 		log.Error(err, "Taking a shard", "shard", s)
 		return false
 	}
-	c.observe(l, now)
 	c.mu.Lock()
 	c.owned[s] = &ownedShard{renewed: now}
 	c.mu.Unlock()
@@ -453,14 +467,8 @@ func (c *Coordinator) lose(log logr.Logger, s int, why string) {
 // another replica may take them once LeaseDuration has passed.
 func (c *Coordinator) expireUnrenewed(log logr.Logger) {
 	now := c.o.Clock()
-	for _, s := range c.ownedShards() {
-		c.mu.Lock()
-		o := c.owned[s]
-		stale := o != nil && now.Sub(o.renewed) >= c.o.RenewDeadline
-		c.mu.Unlock()
-		if stale {
-			c.lose(log, s, "not renewed within the renew deadline")
-		}
+	for _, s := range c.shardsWhere(func(o *ownedShard) bool { return !o.leaving && !c.serving(o, now) }) {
+		c.lose(log, s, "not renewed within the renew deadline")
 	}
 }
 
@@ -472,17 +480,17 @@ func (c *Coordinator) renewed(s int, now time.Time) {
 	}
 }
 
-func (c *Coordinator) ownedShards() []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []int
-	for s, o := range c.owned {
-		if !o.leaving {
-			out = append(out, s)
-		}
+// leases are the Leases of this group, by name.
+func (c *Coordinator) leases(ctx context.Context) (map[string]*coordinationv1.Lease, error) {
+	list := &coordinationv1.LeaseList{}
+	if err := c.o.Client.List(ctx, list, client.InNamespace(c.o.Namespace), client.MatchingLabels{groupLabel: c.o.Name}); err != nil {
+		return nil, fmt.Errorf("listing Leases: %w", err)
 	}
-	slices.Sort(out)
-	return out
+	leases := make(map[string]*coordinationv1.Lease, len(list.Items))
+	for i := range list.Items {
+		leases[list.Items[i].Name] = &list.Items[i]
+	}
+	return leases, nil
 }
 
 // stop gives up every shard and deletes the member Lease, so that the
@@ -490,11 +498,10 @@ func (c *Coordinator) ownedShards() []int {
 func (c *Coordinator) stop(log logr.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.RenewDeadline)
 	defer cancel()
-	list := &coordinationv1.LeaseList{}
-	_ = c.o.Client.List(ctx, list, client.InNamespace(c.o.Namespace), client.MatchingLabels{groupLabel: c.o.Name})
-	leases := map[string]*coordinationv1.Lease{}
-	for i := range list.Items {
-		leases[list.Items[i].Name] = &list.Items[i]
+	leases, err := c.leases(ctx)
+	if err != nil {
+		// The Leases expire after LeaseDuration.
+		log.Error(err, "Freeing the shards at stop")
 	}
 	for _, s := range c.ownedShards() {
 		c.giveUp(ctx, log, s, leases[c.shardLease(s)])

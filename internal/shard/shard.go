@@ -403,7 +403,7 @@ func (c *Coordinator) take(ctx context.Context, log logr.Logger, s int, l *coord
 		l.Spec.HolderIdentity = ptr.To(c.o.Identity)
 		l.Spec.AcquireTime = &metav1.MicroTime{Time: now}
 		l.Spec.LeaseTransitions = ptr.To(ptr.Deref(l.Spec.LeaseTransitions, 0) + 1)
-		l, err = c.write(ctx, l, now)
+		_, err = c.write(ctx, l, now)
 		if apierrors.IsConflict(err) {
 			return false // another replica was faster
 		}

@@ -19,8 +19,9 @@ package controller
 import (
 	"crypto/tls"
 
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/msvc-dev/msvc-operator/internal/metricsauth"
 )
 
 // MetricsOptions configures the manager's metrics endpoint on bindAddr ("0"
@@ -37,7 +38,7 @@ func MetricsOptions(bindAddr string, secure, http2 bool) metricsserver.Options {
 	}
 	opts := metricsserver.Options{BindAddress: bindAddr, SecureServing: secure, TLSOpts: tlsOpts}
 	if secure {
-		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		opts.FilterProvider = metricsauth.Provider
 	}
 	return opts
 }

@@ -56,7 +56,7 @@ func indexAnalysisTemplate(obj client.Object) []string {
 // a changed template changes their next measurement.
 func (r *MicroserviceReconciler) usingTemplate(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &msv1.MicroserviceList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{analysisTemplateIndex: obj.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{analysisTemplateIndex: obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))

@@ -54,7 +54,7 @@ func (r *MicroserviceReconciler) referencing(kind string) func(context.Context, 
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		list := &msv1.MicroserviceList{}
 		ref := builder.ConfigRef{Kind: kind, Name: obj.GetName()}
-		if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{configRefIndex: ref.String()}); err != nil {
+		if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{configRefIndex: ref.String()}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		reqs := make([]reconcile.Request, len(list.Items))

@@ -115,7 +115,7 @@ func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *ms
 		node := ms
 		if k != self {
 			node = &msv1.Microservice{}
-			if err := r.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, node); err != nil {
+			if err := r.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, node, client.UnsafeDisableDeepCopy); err != nil {
 				if !apierrors.IsNotFound(err) {
 					lookupErr = err
 				}
@@ -136,7 +136,7 @@ func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *ms
 	}
 
 	list := &msv1.MicroserviceList{}
-	if err := r.List(ctx, list, client.MatchingFields{dependencyIndex: self.String()}); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{dependencyIndex: self.String()}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing the dependents of %s: %w", self, err)
 	}
 	for i := range list.Items {
@@ -159,7 +159,9 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 	st := msv1.DependencyStatus{Name: key.Name, Namespace: key.Namespace}
 
 	target := &msv1.Microservice{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, target)
+	// Read in place: the cached object is only read, and what is kept of
+	// it (its ports) is copied.
+	err := r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, target, client.UnsafeDisableDeepCopy)
 	switch {
 	case apierrors.IsNotFound(err):
 		st.State, st.Message = msv1.DependencyMissing, fmt.Sprintf("Microservice %s does not exist", key)
@@ -184,7 +186,7 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 			key, dep.Port, strings.Join(names, ", "))
 		return res, st, nil
 	}
-	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, target.Spec.Ports, builder.Scheme(port)
+	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, slices.Clone(target.Spec.Ports), builder.Scheme(port)
 	st.Address = res.Address(msv1.AddressURL, false)
 
 	available := apimeta.FindStatusCondition(target.Status.Conditions, msv1.AvailableCondition)
@@ -236,7 +238,7 @@ func (r *MicroserviceReconciler) related(ctx context.Context, obj client.Object)
 	}
 	var reqs []reconcile.Request
 	list := &msv1.MicroserviceList{}
-	if err := r.List(ctx, list, client.MatchingFields{dependencyIndex: ms.Namespace + "/" + ms.Name}); err == nil {
+	if err := r.List(ctx, list, client.MatchingFields{dependencyIndex: ms.Namespace + "/" + ms.Name}, client.UnsafeDisableDeepCopy); err == nil {
 		for i := range list.Items {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}

@@ -222,7 +222,8 @@ func addResync(mgr ctrl.Manager, r reconcile.Reconciler, concurrency int) (*resy
 // run reconciles every Microservice once and returns how many it did.
 func (rs *resyncer) run(ctx context.Context) (int, error) {
 	list := &msv1.MicroserviceList{}
-	if err := rs.cache.List(ctx, list); err != nil {
+	// Without copies, as an informer's resync: only the keys are read.
+	if err := rs.cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	go func() {

@@ -126,8 +126,8 @@ test-fuzz: ## Run each fuzz target briefly (a fixed count of inputs, or FUZZTIME
 N ?= 1000
 
 .PHONY: bench
-bench: manifests kube-bins ## Measure the operator against the API server's own floor (N=1000; N=5000 and N=12000 work; ROLLOUTS=500 adds the rollout phase; FLOOR=false skips the floors); prints a table, writes bench-N.json.
-	KUBEBUILDER_ASSETS="$(KUBE_BINS)" go run ./test/bench -n $(N) $(if $(MEMORY_LIMIT),-memory-limit $(MEMORY_LIMIT)) $(if $(ROLLOUTS),-rollouts $(ROLLOUTS)) $(if $(FLOOR),-floor=$(FLOOR))
+bench: manifests kube-bins ## Measure the operator against the API server's own floor (N=1000; N=5000 and N=12000 work; ROLLOUTS=500 adds the rollout phase, ROLLOUT_ANALYSIS=true its variant with an analysis step on a real Prometheus; FLOOR=false skips the floors); prints a table, writes bench-N.json.
+	KUBEBUILDER_ASSETS="$(KUBE_BINS)" $(if $(ROLLOUT_ANALYSIS),PROMETHEUS_BIN="$$(hack/ensure-prometheus.sh)") go run ./test/bench -n $(N) $(if $(MEMORY_LIMIT),-memory-limit $(MEMORY_LIMIT)) $(if $(ROLLOUTS),-rollouts $(ROLLOUTS)) $(if $(ROLLOUT_ANALYSIS),-rollout-analysis=$(ROLLOUT_ANALYSIS)) $(if $(FLOOR),-floor=$(FLOOR))
 
 .PHONY: test-all
 test-all: test test-e2e ## The whole test suite: make test, then the end-to-end suite.

@@ -191,6 +191,9 @@ type Result struct {
 	PeakAnonRSSMiB float64 `json:"peakAnonRSSMiB"`
 	// Rollouts is the rollout phase's, when -rollouts asks for it.
 	Rollouts *RolloutPhase `json:"rollouts,omitempty"`
+	// RolloutsWithAnalysis is the rollout phase's analysis variant, when
+	// -rollout-analysis asks for it.
+	RolloutsWithAnalysis *RolloutPhase `json:"rolloutsWithAnalysis,omitempty"`
 }
 
 func main() {
@@ -198,6 +201,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 8, "concurrent reconciles, and goroutines of the floor")
 	quiet := flag.Duration("quiet", 20*time.Second, "quiet period after convergence, after a full resync")
 	rollouts := flag.Int("rollouts", 0, "then run the rollout phase on this many canaries (0: skip it)")
+	rolloutAnalysis := flag.Bool("rollout-analysis", false, "with -rollouts, run the rollout phase again on as many new canaries whose first pause is an analysis step against a real Prometheus ($PROMETHEUS_BIN, /usr/bin/prometheus or $PATH)")
 	withFloor := flag.Bool("floor", true, "measure the floors; -floor=false skips them (no ratios), for quicker profiling runs")
 	out := flag.String("out", "", "JSON output file (default bench-N.json)")
 	qps := flag.Float64("qps", mscontroller.DefaultKubeAPIQPS, "the operator's --kube-api-qps (default: what the operator ships with)")
@@ -222,7 +226,7 @@ func main() {
 	if *manager {
 		err = runManager(opts)
 	} else {
-		err = run(*n, *quiet, *withFloor, *rollouts, *out, opts)
+		err = run(*n, *quiet, *withFloor, *rollouts, *rolloutAnalysis, *out, opts)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -266,7 +270,7 @@ func (p profiles) writeHeap() error {
 	return pprof.WriteHeapProfile(f)
 }
 
-func run(n int, quiet time.Duration, withFloor bool, rollouts int, out string, opts managerOptions) error {
+func run(n int, quiet time.Duration, withFloor bool, rollouts int, rolloutAnalysis bool, out string, opts managerOptions) error {
 	ctx := context.Background()
 	scheme, err := mscontroller.NewScheme()
 	if err != nil {
@@ -454,13 +458,20 @@ func run(n int, quiet time.Duration, withFloor bool, rollouts int, out string, o
 	res.ManagerCPUSeconds, res.ManagerGOGC = st.CPUSeconds, os.Getenv("GOGC")
 
 	if rollouts > 0 {
-		if res.Rollouts, err = measureRollouts(ctx, admin, watched, op, rollouts, concurrency, times); err != nil {
+		if res.Rollouts, err = measureRollouts(ctx, admin, watched, op, rollouts, concurrency, times, rolloutVariant{prefix: rolloutPrefix}); err != nil {
+			return err
+		}
+	}
+	if rollouts > 0 && rolloutAnalysis {
+		if res.RolloutsWithAnalysis, err = measureRolloutsWithAnalysis(ctx, admin, watched, op, rollouts, concurrency, times); err != nil {
 			return err
 		}
 	}
 	report(res)
-	if res.Rollouts != nil {
-		reportRollouts(res.Rollouts)
+	for _, p := range []*RolloutPhase{res.Rollouts, res.RolloutsWithAnalysis} {
+		if p != nil {
+			reportRollouts(p)
+		}
 	}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	return os.WriteFile(out, data, 0o644)

@@ -110,24 +110,56 @@ type Authorizer struct {
 	reviewer Reviewer
 	now      func() time.Time
 
-	mu     sync.Mutex
-	tokens map[[sha256.Size]byte]remembered[*authenticationv1.UserInfo]
-	access map[string]remembered[bool]
+	tokens answers[[sha256.Size]byte, *authenticationv1.UserInfo]
+	access answers[string, bool]
 }
 
-type remembered[T any] struct {
-	value   T
+// answers remembers each answer until it expires, at most maxRemembered.
+type answers[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]remembered[V]
+}
+
+type remembered[V any] struct {
+	value   V
 	expires time.Time
+}
+
+func (c *answers[K, V]) get(k K, now time.Time) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[k]
+	if !ok || !now.Before(r.expires) {
+		var zero V
+		return zero, false
+	}
+	return r.value, true
+}
+
+// put keeps v under k for ttl, first making room in a full cache: expired
+// answers go, and if none had expired, all of them.
+func (c *answers[K, V]) put(k K, v V, ttl time.Duration, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[K]remembered[V]{}
+	}
+	if _, ok := c.m[k]; !ok && len(c.m) >= maxRemembered {
+		for old, r := range c.m {
+			if !now.Before(r.expires) {
+				delete(c.m, old)
+			}
+		}
+		if len(c.m) >= maxRemembered {
+			clear(c.m)
+		}
+	}
+	c.m[k] = remembered[V]{value: v, expires: now.Add(ttl)}
 }
 
 // New returns an Authorizer that asks reviewer, on the clock now.
 func New(reviewer Reviewer, now func() time.Time) *Authorizer {
-	return &Authorizer{
-		reviewer: reviewer,
-		now:      now,
-		tokens:   map[[sha256.Size]byte]remembered[*authenticationv1.UserInfo]{},
-		access:   map[string]remembered[bool]{},
-	}
+	return &Authorizer{reviewer: reviewer, now: now}
 }
 
 // Filter wraps handler so that it serves only authorised requests: 401
@@ -181,11 +213,8 @@ func bearer(req *http.Request) (string, bool) {
 func (a *Authorizer) authenticate(ctx context.Context, token string) (*authenticationv1.UserInfo, error) {
 	k := sha256.Sum256([]byte(token))
 	now := a.now()
-	a.mu.Lock()
-	r, ok := a.tokens[k]
-	a.mu.Unlock()
-	if ok && now.Before(r.expires) {
-		return r.value, nil
+	if user, ok := a.tokens.get(k, now); ok {
+		return user, nil
 	}
 	st, err := a.reviewer.ReviewToken(ctx, token)
 	if err != nil {
@@ -195,9 +224,7 @@ func (a *Authorizer) authenticate(ctx context.Context, token string) (*authentic
 	if st.Authenticated {
 		user = st.User.DeepCopy()
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	remember(a.tokens, k, remembered[*authenticationv1.UserInfo]{user, now.Add(TokenTTL)}, now)
+	a.tokens.put(k, user, TokenTTL, now)
 	return user, nil
 }
 
@@ -216,11 +243,8 @@ func (a *Authorizer) authorize(ctx context.Context, user *authenticationv1.UserI
 	}
 	k := accessKey(spec)
 	now := a.now()
-	a.mu.Lock()
-	r, ok := a.access[k]
-	a.mu.Unlock()
-	if ok && now.Before(r.expires) {
-		return r.value, nil
+	if allowed, ok := a.access.get(k, now); ok {
+		return allowed, nil
 	}
 	st, err := a.reviewer.ReviewAccess(ctx, spec)
 	if err != nil {
@@ -231,9 +255,7 @@ func (a *Authorizer) authorize(ctx context.Context, user *authenticationv1.UserI
 	if allowed {
 		ttl = AllowedTTL
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	remember(a.access, k, remembered[bool]{allowed, now.Add(ttl)}, now)
+	a.access.put(k, allowed, ttl, now)
 	return allowed, nil
 }
 
@@ -249,20 +271,4 @@ func accessKey(spec authorizationv1.SubjectAccessReviewSpec) string {
 	}
 	sort.Strings(extra)
 	return fmt.Sprintf("%q %q %q %q %q %q", spec.User, spec.UID, groups, extra, spec.NonResourceAttributes.Verb, spec.NonResourceAttributes.Path)
-}
-
-// remember keeps r under k, first making room in a full cache: expired
-// answers go, and if none had expired, all of them.
-func remember[K comparable, V any](m map[K]remembered[V], k K, r remembered[V], now time.Time) {
-	if _, ok := m[k]; !ok && len(m) >= maxRemembered {
-		for old, v := range m {
-			if !now.Before(v.expires) {
-				delete(m, old)
-			}
-		}
-		if len(m) >= maxRemembered {
-			clear(m)
-		}
-	}
-	m[k] = r
 }

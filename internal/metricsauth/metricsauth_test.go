@@ -183,7 +183,7 @@ func TestCachesAreBounded(t *testing.T) {
 	for i := range 3 * maxRemembered {
 		serve(t, a, fmt.Sprint("Bearer t", i))
 	}
-	if len(a.tokens) > maxRemembered || len(a.access) > maxRemembered {
-		t.Fatalf("caches hold %d tokens and %d answers, over %d", len(a.tokens), len(a.access), maxRemembered)
+	if len(a.tokens.m) > maxRemembered || len(a.access.m) > maxRemembered {
+		t.Fatalf("caches hold %d tokens and %d answers, over %d", len(a.tokens.m), len(a.access.m), maxRemembered)
 	}
 }

@@ -108,17 +108,23 @@ func playDeployment(k client.ObjectKey) {
 		if err := k8sClient.Get(ctx, k, d); err != nil {
 			return err
 		}
-		n := ptr.Deref(d.Spec.Replicas, 1)
-		d.Status = appsv1.DeploymentStatus{
-			ObservedGeneration: d.Generation,
-			Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-			Conditions: []appsv1.DeploymentCondition{{
-				Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-				Message: "Deployment has minimum availability.", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-			}},
-		}
+		d.Status = rolledOutStatus(d)
 		return k8sClient.Status().Update(ctx, d)
 	}, timeout, interval).Should(Succeed())
+}
+
+// rolledOutStatus is the status the Deployment controller writes once every
+// pod of d's generation is ready.
+func rolledOutStatus(d *appsv1.Deployment) appsv1.DeploymentStatus {
+	n := ptr.Deref(d.Spec.Replicas, 1)
+	return appsv1.DeploymentStatus{
+		ObservedGeneration: d.Generation,
+		Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+		Conditions: []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+			Message: "Deployment has minimum availability.", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		}},
+	}
 }
 
 // playGatewayController accepts (or refuses) the route on every parent, as a

@@ -26,7 +26,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,7 +33,9 @@ import (
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )
 
-// rolloutStepOf names the step a rollout status is at: its phase, step and weight.
+// rolloutStepOf names the step a rollout status is at: its phase, step and
+// weight. Unlike stepOf (faults_test.go) it tells the promotion's two
+// steps apart, the weight still on the canary and the weight back on stable.
 func rolloutStepOf(st *msv1.RolloutStatus) string {
 	if st == nil {
 		return "none"
@@ -57,14 +58,10 @@ func playDeploymentsUntil(ctx context.Context, ms *msv1.Microservice, lag time.D
 				if err := k8sClient.Get(ctx, k, d); err != nil {
 					continue
 				}
-				n := ptr.Deref(d.Spec.Replicas, 1)
-				if d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == n && d.Status.UpdatedReplicas == n && d.Status.Replicas == n {
+				if rolledOut(d) {
 					continue
 				}
-				d.Status = appsv1.DeploymentStatus{
-					ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-					Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}},
-				}
+				d.Status = rolledOutStatus(d)
 				_ = k8sClient.Status().Update(ctx, d) // a conflict: the next loop sees the newer version
 			}
 		}

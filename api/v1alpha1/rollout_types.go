@@ -939,7 +939,58 @@ type RolloutStatus struct {
 	// handledRetry is the value of the retry annotation last acted on.
 	// +optional
 	HandledRetry string `json:"handledRetry,omitempty"`
+
+	// release is this rollout's part in the release its Microservice's
+	// apps.msvc.dev/release label names, when it has one.
+	// +optional
+	Release *ReleaseMemberStatus `json:"release,omitempty"`
 }
+
+// ReleaseMemberState is where one member of a release is.
+// +kubebuilder:validation:Enum=Waiting;Progressing;Passed;Promoting;Promoted;RolledBack
+type ReleaseMemberState string
+
+const (
+	// ReleaseWaiting: the new version waits for the release's changed
+	// dependencies to pass their canary steps.
+	ReleaseWaiting ReleaseMemberState = "Waiting"
+	// ReleaseProgressing: the canary runs its steps.
+	ReleaseProgressing ReleaseMemberState = "Progressing"
+	// ReleasePassed: the canary passed every step and is held, at its last
+	// weight, until the release's changed consumers have passed theirs and
+	// its changed dependencies are promoted.
+	ReleasePassed ReleaseMemberState = "Passed"
+	// ReleasePromoting: the canary is being promoted to stable.
+	ReleasePromoting ReleaseMemberState = "Promoting"
+	// ReleasePromoted: the new version is stable.
+	ReleasePromoted ReleaseMemberState = "Promoted"
+	// ReleaseRolledBack: the member failed, was aborted, or went back with
+	// the release because another member did.
+	ReleaseRolledBack ReleaseMemberState = "RolledBack"
+)
+
+// ReleaseMemberStatus is one Microservice's part in a release.
+type ReleaseMemberStatus struct {
+	// name is the release, the value of the apps.msvc.dev/release label.
+	// +required
+	Name string `json:"name"`
+	// state is Waiting, Progressing, Passed, Promoting, Promoted or RolledBack.
+	// +required
+	State ReleaseMemberState `json:"state"`
+	// failedMember is the member (namespace/name) whose failure rolled the
+	// release back: this one, or the first to fail.
+	// +optional
+	FailedMember string `json:"failedMember,omitempty"`
+	// message says what the member waits for, or why it went back.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ReleaseLabel names the release a Microservice's change belongs to. The
+// changed Microservices that carry the same value roll out together: in
+// dependency order, a consumer's canary calling its dependencies' canaries,
+// promoted dependencies first, and rolled back as a whole when one fails.
+const ReleaseLabel = "apps.msvc.dev/release"
 
 // AnalysisStatus counts the measurements of the current (or last) analysis step.
 type AnalysisStatus struct {

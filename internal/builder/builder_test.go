@@ -484,7 +484,7 @@ func TestPodTemplateCarriesEveryPodField(t *testing.T) {
 				t.Fatalf("the stable Deployment does not carry it: %+v", d.Spec.Template)
 			}
 			ms.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: &msv1.Canary{Steps: []msv1.CanaryStep{{SetWeight: ptr.To[int32](10)}}}}
-			if d := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, PodInputs{})); !tt.landed(d) {
+			if d := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, PodInputs{}, PodInputs{})); !tt.landed(d) {
 				t.Fatalf("the canary Deployment does not carry it: %+v", d.Spec.Template)
 			}
 		})
@@ -523,7 +523,7 @@ func TestTopologySpreadDefaultsToTheTrackSelector(t *testing.T) {
 	ms.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: &msv1.Canary{Steps: []msv1.CanaryStep{{SetWeight: ptr.To[int32](10)}}}}
 	for track, ac := range map[string]*appsv1.Deployment{
 		TrackStable: roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{})),
-		TrackCanary: roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, PodInputs{})),
+		TrackCanary: roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, PodInputs{}, PodInputs{})),
 	} {
 		tsc := ac.Spec.Template.Spec.TopologySpreadConstraints
 		want := map[string]string{LabelMicroservice: "checkout", LabelTrack: track}
@@ -675,7 +675,7 @@ func TestPodLabelsCannotBreakTheSelector(t *testing.T) {
 	for _, in := range []PodInputs{{ConfigHash: "h1"}, {}} {
 		for _, d := range []*appsv1.Deployment{
 			roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), in)),
-			roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, in)),
+			roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, in, in)),
 		} {
 			labels := d.Spec.Template.Labels
 			for k, v := range d.Spec.Selector.MatchLabels {
@@ -747,7 +747,7 @@ func TestRevisionChangesWithEveryPodField(t *testing.T) {
 	t.Run("the same on both tracks", func(t *testing.T) {
 		all.Spec.Rollout = &msv1.Rollout{Strategy: msv1.CanaryStrategy, Canary: &msv1.Canary{Steps: []msv1.CanaryStep{{SetWeight: ptr.To[int32](10)}}}}
 		s := roundTrip[appsv1.Deployment](t, Deployment(all, DecideReplicas(all, false), PodInputs{}))
-		c := roundTrip[appsv1.Deployment](t, CanaryDeployment(all, 1, PodInputs{}))
+		c := roundTrip[appsv1.Deployment](t, CanaryDeployment(all, 1, PodInputs{}, PodInputs{}))
 		if s.Annotations[AnnotationRevision] != c.Annotations[AnnotationRevision] {
 			t.Fatalf("stable revision %s, canary %s", s.Annotations[AnnotationRevision], c.Annotations[AnnotationRevision])
 		}

@@ -80,9 +80,12 @@ func CanaryDeploymentName(ms *msv1.Microservice) string { return ms.Name + "-can
 func TrackServiceName(ms *msv1.Microservice, track string) string { return ms.Name + "-" + track }
 
 // CanaryDeployment is the desired canary Deployment: the spec's pod template
-// on the canary track, at the given replica count.
-func CanaryDeployment(ms *msv1.Microservice, replicas int32, in PodInputs) *appsv1ac.DeploymentApplyConfiguration {
-	return trackDeployment(ms, CanaryDeploymentName(ms), TrackCanary, &replicas, in).
+// on the canary track, at the given replica count, with the pod inputs of
+// the canary track (trackIn: its dependencies may be called at their own
+// canaries). Its revision is that of the stable track's inputs (in): the
+// revision being delivered.
+func CanaryDeployment(ms *msv1.Microservice, replicas int32, in, trackIn PodInputs) *appsv1ac.DeploymentApplyConfiguration {
+	return trackDeployment(ms, CanaryDeploymentName(ms), TrackCanary, &replicas, trackIn).
 		WithAnnotations(map[string]string{AnnotationRevision: Revision(ms, in)})
 }
 

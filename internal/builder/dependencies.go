@@ -42,6 +42,10 @@ type ResolvedDependency struct {
 	Scheme string
 	// Ports are every port of the dependency, for egress rules.
 	Ports []msv1.ServicePort
+	// Service is the name of the Service to call, when not the
+	// dependency's own: its canary track's, for a canary calling the
+	// canary of the same release.
+	Service string
 }
 
 // DependencyKey is the key of the Microservice a dependency of ms names.
@@ -55,10 +59,14 @@ func DependencyKey(ms *msv1.Microservice, d msv1.Dependency) graph.Key {
 
 // Host is the DNS name of the dependency's Service.
 func (r ResolvedDependency) Host(short bool) string {
-	if short {
-		return r.Key.Name
+	name := r.Key.Name
+	if r.Service != "" {
+		name = r.Service
 	}
-	return fmt.Sprintf("%s.%s.svc.cluster.local", r.Key.Name, r.Key.Namespace)
+	if short {
+		return name
+	}
+	return fmt.Sprintf("%s.%s.svc.cluster.local", name, r.Key.Namespace)
 }
 
 // Address is the dependency's address in the given format. A port without

@@ -249,7 +249,7 @@ func TestDependencyEnvInPodTemplate(t *testing.T) {
 				dep   *appsv1.Deployment
 			}{
 				{TrackStable, roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), in))},
-				{TrackCanary, roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, in))},
+				{TrackCanary, roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, in, in))},
 			} {
 				got := d.dep.Spec.Template.Spec.Containers[0].Env
 				if !reflect.DeepEqual(got, tt.want) {

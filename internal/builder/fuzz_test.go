@@ -706,7 +706,7 @@ func checkBuilders(t *testing.T, ms *msv1.Microservice, resolved []ResolvedDepen
 	}
 
 	if IsCanary(ms) {
-		c := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, in.canaryReplicas, pin))
+		c := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, in.canaryReplicas, pin, pin))
 		checkMeta(t, ms, "Deployment", &c.ObjectMeta, false)
 		checkDeployment(t, ms, c, TrackCanary)
 		checkRestricted(t, c, in)

@@ -118,7 +118,7 @@ func TestPodDisruptionBudgetCoversBothTracks(t *testing.T) {
 	}
 	for _, d := range []*appsv1.Deployment{
 		roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, false), PodInputs{})),
-		roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, PodInputs{})),
+		roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, PodInputs{}, PodInputs{})),
 	} {
 		if !selector.Matches(labels.Set(d.Spec.Template.Labels)) {
 			t.Errorf("the budget's selector %s does not match the pods of %s (%v)", selector, d.Name, d.Spec.Template.Labels)

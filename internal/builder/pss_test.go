@@ -72,7 +72,7 @@ func podTemplates(t *testing.T, ms *msv1.Microservice, in PodInputs) map[string]
 	held := roundTrip[appsv1.Deployment](t, Deployment(ms, DecideReplicas(ms, true), in))
 	out["Deployment/"+held.Name+" (held)"] = &held.Spec.Template
 	if IsCanary(ms) {
-		canary := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, in))
+		canary := roundTrip[appsv1.Deployment](t, CanaryDeployment(ms, 1, in, in))
 		out["Deployment/"+canary.Name] = &canary.Spec.Template
 	}
 	return out

@@ -120,6 +120,10 @@ type Observation struct {
 	// WebhookCalls names the webhooks whose calls run now, off the
 	// reconcile: their answers trigger the next reconcile.
 	WebhookCalls []string
+
+	// Release is the release the Microservice's change belongs to, as its
+	// members' statuses show it (see ViewRelease); nil without one.
+	Release *ReleaseView
 }
 
 // Dependencies is what the reconciler saw of the service's required
@@ -494,6 +498,11 @@ func (p *planner) plan() {
 		p.st.StableRevision = obs.StableRevision
 	}
 
+	// A new version in a release waits for the release's order, or is not
+	// delivered when the release went back.
+	if p.releaseStartBlocked() {
+		return
+	}
 	// A revision the planner has not seen: start (or restart) the canary.
 	if p.st.CanaryRevision != obs.DesiredRevision {
 		restarted := p.st.CanaryRevision != "" && p.active()
@@ -506,14 +515,16 @@ func (p *planner) plan() {
 	}
 	p.handleControls()
 
-	switch p.st.Phase {
-	case msv1.RolloutPhaseAborted, msv1.RolloutPhaseRolledBack:
+	switch {
+	case p.releaseRollBack():
+	case p.st.Phase == msv1.RolloutPhaseAborted || p.st.Phase == msv1.RolloutPhaseRolledBack:
 		p.removeCanary()
-	case msv1.RolloutPhasePromoting:
+	case p.st.Phase == msv1.RolloutPhasePromoting:
 		p.promote()
 	default:
 		p.runSteps()
 	}
+	p.trackRelease()
 	// An interrupted promotion's template comes off the stable track in
 	// whatever phase the controls left: a retry in the same reconcile as
 	// the abort runs the canary again beside the restored stable revision.
@@ -618,6 +629,10 @@ func (p *planner) start() {
 	p.obs.Measurement, p.obs.Measuring = nil, false
 	p.obs.Background, p.obs.BackgroundMeasuring = nil, false
 	p.st.Message = "Starting the canary"
+	p.st.Release = nil
+	if r := p.obs.Release; r != nil {
+		p.st.Release = &msv1.ReleaseMemberStatus{Name: r.Name, State: msv1.ReleaseProgressing}
+	}
 	// The canary's pods are being replaced by the new template: no traffic
 	// until they are ready.
 	p.st.CanaryWeight = 0
@@ -709,6 +724,9 @@ func (p *planner) runSteps() {
 		i := int(ptr.Deref(p.st.CurrentStep, 0))
 		step := ptr.To(int32(i))
 		if i >= len(p.c.Steps) {
+			if p.releaseHold() {
+				return
+			}
 			if !p.webhooksPass(msv1.WebhookConfirmPromotion, nil, n-1, "before the promotion") {
 				p.holdCanary()
 				return

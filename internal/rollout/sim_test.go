@@ -341,6 +341,9 @@ type sim struct {
 	loseStatus bool
 	// failAt fails one action of one reconcile.
 	failAt failedAction
+	// release is what the service's reconcile sees of its release (set by
+	// a release simulation before each tick; nil without one).
+	release *ReleaseView
 
 	lines []string
 	inv   *invariants
@@ -426,6 +429,7 @@ func (s *sim) observe() Observation {
 		Abort:           s.annotations[msv1.AbortAnnotation],
 		Retry:           s.annotations[msv1.RetryAnnotation],
 		Dependencies:    s.deps,
+		Release:         s.release,
 	}
 	if o.HasRoute {
 		o.RoutedCanaryWeight = s.weight
@@ -862,6 +866,12 @@ func (s *sim) line(r tickRecord) string {
 	}
 	if r.d.Waiting != "" {
 		b.WriteString(" waiting")
+	}
+	if rel := st.Release; rel != nil {
+		fmt.Fprintf(&b, " release=%s", rel.State)
+		if rel.FailedMember != "" {
+			fmt.Fprintf(&b, "(failed %s)", rel.FailedMember)
+		}
 	}
 	fmt.Fprintf(&b, " | msg %s", st.Message)
 	return b.String()

@@ -37,7 +37,7 @@ func (r *MicroserviceReconciler) syncCanary(ctx context.Context, ms *msv1.Micros
 	if _, err := r.getLive(ctx, ms, builder.CanaryDeploymentName(ms), canary); err != nil {
 		return err
 	}
-	if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas, obs.podInputs()), canary); err != nil {
+	if _, err := r.applier.Apply(ctx, builder.CanaryDeployment(ms, obs.plan.CanaryReplicas, obs.podInputs(), obs.canaryPodInputs()), canary); err != nil {
 		return err
 	}
 	if !hasTrackServices(ms) {

@@ -90,7 +90,7 @@ func (r *MicroserviceReconciler) admits(ms *msv1.Microservice, ns string) bool {
 func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *msv1.Microservice, obs *observation) error {
 	d := dependencies{}
 	for _, dep := range ms.Spec.Dependencies {
-		res, st, err := r.resolve(ctx, ms, dep)
+		res, st, sameRelease, err := r.resolve(ctx, ms, dep)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,9 @@ func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *ms
 		if st.State != msv1.DependencyRollingOut {
 			d.notReady = append(d.notReady, what)
 		}
-		if !dep.IgnoreRollouts {
+		// A dependency rolling out in this Microservice's release does not
+		// gate it: the release orders them (see rollout.ViewRelease).
+		if !dep.IgnoreRollouts && !(st.State == msv1.DependencyRollingOut && sameRelease) {
 			d.gating = append(d.gating, what)
 		}
 	}
@@ -153,21 +155,23 @@ func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *ms
 }
 
 // resolve finds the Microservice a dependency names and judges its state.
-func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microservice, dep msv1.Dependency) (builder.ResolvedDependency, msv1.DependencyStatus, error) {
+// sameRelease is true when the dependency delivers a change in the release
+// of ms.
+func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microservice, dep msv1.Dependency) (res builder.ResolvedDependency, st msv1.DependencyStatus, sameRelease bool, err error) {
 	key := builder.DependencyKey(ms, dep)
-	res := builder.ResolvedDependency{Dep: dep, Key: key}
-	st := msv1.DependencyStatus{Name: key.Name, Namespace: key.Namespace}
+	res = builder.ResolvedDependency{Dep: dep, Key: key}
+	st = msv1.DependencyStatus{Name: key.Name, Namespace: key.Namespace}
 
 	target := &msv1.Microservice{}
 	// Read in place: the cached object is only read, and what is kept of
 	// it (its ports) is copied.
-	err := r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, target, client.UnsafeDisableDeepCopy)
+	err = r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, target, client.UnsafeDisableDeepCopy)
 	switch {
 	case apierrors.IsNotFound(err):
 		st.State, st.Message = msv1.DependencyMissing, fmt.Sprintf("Microservice %s does not exist", key)
-		return res, st, nil
+		return res, st, false, nil
 	case err != nil:
-		return res, st, fmt.Errorf("reading dependency %s: %w", key, err)
+		return res, st, false, fmt.Errorf("reading dependency %s: %w", key, err)
 	}
 
 	port, ok := dependencyPort(target, dep.Port)
@@ -175,7 +179,7 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 	case !ok && len(target.Spec.Ports) == 0:
 		st.State = msv1.DependencyPortNotFound
 		st.Message = fmt.Sprintf("Microservice %s has no ports, so nothing can call it: remove it from spec.dependencies, or give it a port", key)
-		return res, st, nil
+		return res, st, false, nil
 	case !ok:
 		names := make([]string, len(target.Spec.Ports))
 		for i, p := range target.Spec.Ports {
@@ -184,8 +188,9 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 		st.State = msv1.DependencyPortNotFound
 		st.Message = fmt.Sprintf("Microservice %s has no port %q (its ports: %s): set spec.dependencies[].port to one of them",
 			key, dep.Port, strings.Join(names, ", "))
-		return res, st, nil
+		return res, st, false, nil
 	}
+	sameRelease = releaseOf(ms) != "" && releaseOf(target) == releaseOf(ms)
 	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, slices.Clone(target.Spec.Ports), builder.Scheme(port)
 	st.Address = res.Address(msv1.AddressURL, false)
 
@@ -207,7 +212,7 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 	default:
 		st.State = msv1.DependencyReady
 	}
-	return res, st, nil
+	return res, st, sameRelease, nil
 }
 
 func dependencyPort(ms *msv1.Microservice, name string) (msv1.ServicePort, bool) {
@@ -247,7 +252,7 @@ func (r *MicroserviceReconciler) related(ctx context.Context, obj client.Object)
 		k := builder.DependencyKey(ms, d)
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: k.Namespace, Name: k.Name}})
 	}
-	return reqs
+	return append(reqs, r.releaseMates(ctx, ms)...)
 }
 
 // graphChanged passes the Microservice events that matter to its neighbours:
@@ -261,7 +266,8 @@ var graphChanged = predicate.Funcs{
 		}
 		return o.Generation != n.Generation ||
 			conditionStatus(o, msv1.AvailableCondition) != conditionStatus(n, msv1.AvailableCondition) ||
-			rollingOut(o) != rollingOut(n)
+			rollingOut(o) != rollingOut(n) ||
+			releaseOf(o) != releaseOf(n) || releaseStateOf(o) != releaseStateOf(n)
 	},
 }
 

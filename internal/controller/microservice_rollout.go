@@ -141,6 +141,10 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 			return err
 		}
 	}
+	if o.Release, err = r.viewRelease(ctx, ms); err != nil {
+		return err
+	}
+	obs.release = o.Release
 	obs.plan = rollout.Plan(ca.canary, ms.Status.Rollout, o)
 	obs.rollout = &obs.plan.Status
 	return nil

@@ -54,6 +54,8 @@ type observation struct {
 	deps dependencies
 	// held is true while the new service waits for its dependencies at zero replicas.
 	held bool
+	// release is the release the Microservice's change belongs to, nil without one.
+	release *rollout.ReleaseView
 }
 
 func (o *observation) podInputs() builder.PodInputs {

@@ -26,6 +26,24 @@ if obj.metadata.generation ~= nil and obj.status.observedGeneration ~= obj.metad
   return hs
 end
 
+-- A member of a release (the apps.msvc.dev/release label) is as healthy as
+-- the release: held after passing its steps, or waiting for the release's
+-- order, it is progressing with the release; gone back with it, degraded,
+-- naming the member that failed.
+local release = obj.status.rollout ~= nil and obj.status.rollout.release or nil
+if release ~= nil then
+  if release.state == "Waiting" or release.state == "Passed" then
+    hs.status = "Progressing"
+    hs.message = "Release " .. release.name .. ": " .. (release.message or release.state)
+    return hs
+  end
+  if release.state == "RolledBack" and release.failedMember ~= nil then
+    hs.status = "Degraded"
+    hs.message = "Release " .. release.name .. " went back after " .. release.failedMember .. " failed: " .. (release.message or obj.status.rollout.message or "")
+    return hs
+  end
+end
+
 local stalled = condition("Stalled")
 if stalled ~= nil and stalled.status == "True" then
   hs.status = "Degraded"

@@ -65,6 +65,17 @@ func TestHealth(t *testing.T) {
 			cond(msv1.ReconcilingCondition, "True", "Rolling out: 1 of 3 pods updated"), ready}}, "Progressing", "1 of 3"},
 		{"succeeded canary", 1, &msv1.MicroserviceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{ready},
 			Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhaseSucceeded}}, "Healthy", ""},
+		{"held for its release", 1, &msv1.MicroserviceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{ready},
+			Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhasePaused, Release: &msv1.ReleaseMemberStatus{Name: "checkout-v2", State: msv1.ReleasePassed,
+				Message: "Passed every step; held for release checkout-v2, waiting for shop/storefront to pass the canary steps"}}}, "Progressing", "Release checkout-v2: Passed every step"},
+		{"waiting for its release", 1, &msv1.MicroserviceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{ready},
+			Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhaseSucceeded, Release: &msv1.ReleaseMemberStatus{Name: "checkout-v2", State: msv1.ReleaseWaiting,
+				Message: "Revision abc waits for release checkout-v2: shop/ledger must pass the canary steps first"}}}, "Progressing", "shop/ledger must pass"},
+		{"gone back with its release", 1, &msv1.MicroserviceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{ready},
+			Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhaseRolledBack, Release: &msv1.ReleaseMemberStatus{Name: "checkout-v2", State: msv1.ReleaseRolledBack,
+				FailedMember: "shop/checkout", Message: "Rolled back: release checkout-v2 went back after shop/checkout failed"}}}, "Degraded", "went back after shop/checkout failed"},
+		{"promoted in its release", 1, &msv1.MicroserviceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{ready},
+			Rollout: &msv1.RolloutStatus{Phase: msv1.RolloutPhaseSucceeded, Release: &msv1.ReleaseMemberStatus{Name: "checkout-v2", State: msv1.ReleasePromoted}}}, "Healthy", ""},
 		{"not ready yet", 1, &msv1.MicroserviceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
 			cond(msv1.ReadyCondition, "False", "Required dependencies not ready: payments (Missing)")}}, "Progressing", "payments (Missing)"},
 	}

@@ -62,6 +62,9 @@ Commands:
   pause NAME             hold the rollout where it is
   resume NAME            let a paused rollout go on
   graph [--output dot]   the namespace's dependency graph, as text or Graphviz DOT
+  release get NAME [--watch]
+                         the Microservices labelled apps.msvc.dev/release=NAME, dependencies first:
+                         each one's state in the release, step, weight, analysis and what it calls
   version                the plugin's version
 
 Flags:
@@ -202,6 +205,14 @@ func run(args []string) error {
 		return nil
 	case "graph":
 		return kubectlmsvc.Graph(ctx, c, namespace, output == "dot", os.Stdout)
+	case "release":
+		if len(positional) != 2 || positional[0] != "get" {
+			return errors.New("usage: kubectl msvc release get NAME [--watch]")
+		}
+		if watch {
+			return kubectlmsvc.WatchRelease(ctx, c, namespace, positional[1], p)
+		}
+		return kubectlmsvc.ReleaseGet(ctx, c, namespace, positional[1], p)
 	}
 	return fmt.Errorf("unknown command %q (see kubectl msvc --help)", command)
 }

@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -33,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
+	"github.com/msvc-dev/msvc-operator/internal/kubectlmsvc"
 )
 
 // releaseTrio is storefront -> checkout -> ledger (each calls the next),
@@ -262,6 +264,13 @@ var _ = Describe("Releases", func() {
 		Expect(idx("checkout Passed")).To(BeNumerically("<", idx("storefront Progressing")), "%v", transitions)
 		Expect(idx("ledger Promoted")).To(BeNumerically("<", idx("checkout Promoting")), "%v", transitions)
 		Expect(idx("checkout Promoted")).To(BeNumerically("<", idx("storefront Promoting")), "%v", transitions)
+
+		By("kubectl msvc release get draws the promoted release, dependencies first")
+		var out bytes.Buffer
+		Expect(kubectlmsvc.ReleaseGet(ctx, k8sClient, ns, "checkout-v2", kubectlmsvc.Printer{Out: &out})).To(Succeed())
+		GinkgoWriter.Printf("kubectl msvc release get checkout-v2:\n%s", out.String())
+		Expect(out.String()).To(HavePrefix("release checkout-v2: 3 members, 3 changed, Promoted\n"))
+		Expect(strings.Index(out.String(), ns+"/ledger")).To(BeNumerically("<", strings.Index(out.String(), ns+"/storefront")))
 	})
 
 	It("roll the whole release back, consumers first, when its middle member fails", func() {

@@ -54,11 +54,11 @@ func (p Printer) paint(code, s string) string {
 // state colours a status word: green when good, yellow while moving, red when bad.
 func (p Printer) state(s string) string {
 	switch s {
-	case "True", "Ready", "Healthy", "Succeeded", "Idle":
+	case "True", "Ready", "Healthy", "Succeeded", "Idle", "Passed", "Promoted":
 		return p.paint("32", s)
 	case "False", "RolledBack", "Aborted", "Missing", "Denied", "Unavailable", "Failed":
 		return p.paint("31", s)
-	case "Progressing", "Paused", "Promoting", "RollingOut", "Unknown", "Inconclusive":
+	case "Progressing", "Paused", "Promoting", "RollingOut", "Unknown", "Inconclusive", "Waiting", "Pending":
 		return p.paint("33", s)
 	}
 	return s

@@ -386,6 +386,10 @@ func (p *planner) gate() bool {
 			p.st.Phase = msv1.RolloutPhaseIdle
 		}
 		p.waiting = waitingFor(obs)
+		if r := obs.Release; r != nil {
+			// The release's other members wait for this one too.
+			p.st.Release = &msv1.ReleaseMemberStatus{Name: r.Name, State: msv1.ReleaseWaiting, Message: p.waiting}
+		}
 		// A rolled-back or aborted rollout keeps the message that says why
 		// (the Degraded condition shows it); the Reconciling condition
 		// says what the new version waits for.

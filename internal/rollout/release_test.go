@@ -137,9 +137,13 @@ func (rs *releaseSim) run() {
 			}
 			s.release = ViewRelease(rs.name, self, members)
 			s.now = rs.now
-			before := len(s.lines)
+			before, ran := len(s.lines), s.tick
 			s.runTick()
-			rs.pending[m] = false
+			// A reconcile that failed wrote no status: the member's latest
+			// spec is still not observed (observedGeneration stays behind).
+			if s.failAt.tick != ran {
+				rs.pending[m] = false
+			}
 			for _, l := range s.lines[before:] {
 				rs.lines = append(rs.lines, fmt.Sprintf("%-10s %s", strings.TrimPrefix(m, "shop/"), l))
 			}
@@ -235,14 +239,16 @@ func (rs *releaseSim) report(t *testing.T) {
 // no promotion before the whole release passed and the dependencies are
 // promoted, none after a failure, consumers rolled back before their
 // dependencies, and every member's own invariants.
-func TestReleaseScenarios(t *testing.T) {
-	for _, tc := range []struct {
-		name, title  string
-		doc          []string
-		measurements map[string]string
-		// want is every member's last phase and stable revision.
-		want map[string][2]string
-	}{
+type releaseCase struct {
+	name, title  string
+	doc          []string
+	measurements map[string]string
+	// want is every member's last phase and stable revision.
+	want map[string][2]string
+}
+
+func releaseCases() []releaseCase {
+	return []releaseCase{
 		{
 			name: "release-in-order", title: "in dependency order",
 			doc: []string{
@@ -276,20 +282,61 @@ func TestReleaseScenarios(t *testing.T) {
 				"shop/ledger": {"RolledBack", "rev1"}, "shop/checkout": {"RolledBack", "rev1"}, "shop/storefront": {"RolledBack", "rev1"},
 			},
 		},
-	} {
+	}
+}
+
+func (rs *releaseSim) checkEnd(t *testing.T, want map[string][2]string) {
+	t.Helper()
+	for m, w := range want {
+		st := rs.sims[m].status()
+		if got := [2]string{string(st.Phase), rs.sims[m].stable.revision}; got != w {
+			t.Errorf("%s ends %v, want %v", m, got, w)
+		}
+	}
+}
+
+func TestReleaseScenarios(t *testing.T) {
+	for _, tc := range releaseCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := newReleaseSim(tc.title, tc.doc, tc.measurements)
 			rs.run()
-			for m, want := range tc.want {
-				st := rs.sims[m].status()
-				if got := [2]string{string(st.Phase), rs.sims[m].stable.revision}; got != want {
-					t.Errorf("%s ends %v, want %v", m, got, want)
-				}
-			}
+			rs.checkEnd(t, tc.want)
 			rs.report(t)
 			compareGolden(t, tc.name, rs.trace())
 		})
 	}
+}
+
+// TestReleaseScenariosWithAFailedAction runs every release scenario again
+// once for each action of each reconcile of each member, failing that
+// action (and every later one of the same reconcile, the status write
+// included): the release's order and every member's invariants must hold
+// on every tick, and the release must end as without the failure.
+func TestReleaseScenariosWithAFailedAction(t *testing.T) {
+	runs := 0
+	for _, tc := range releaseCases() {
+		base := newReleaseSim(tc.title, tc.doc, tc.measurements)
+		for _, m := range base.order {
+			for tick := 1; tick < base.ticks; tick++ {
+				for _, action := range []string{actionStable, actionCanary, actionRoute, actionStatus} {
+					rs := newReleaseSim(tc.title, tc.doc, tc.measurements)
+					rs.ticks += 3
+					for _, x := range rs.order {
+						rs.sims[x].sc.ticks = rs.ticks
+					}
+					rs.sims[m].failAt = failedAction{tick: tick, action: action}
+					rs.run()
+					runs++
+					name := fmt.Sprintf("%s/%s/%s-at-tick-%d", tc.name, strings.TrimPrefix(m, "shop/"), strings.ReplaceAll(action, " ", "-"), tick)
+					t.Run(name, func(t *testing.T) {
+						rs.checkEnd(t, tc.want)
+						rs.report(t)
+					})
+				}
+			}
+		}
+	}
+	t.Logf("%d runs of the release scenarios, each with one failed action", runs)
 }
 
 func TestViewRelease(t *testing.T) {

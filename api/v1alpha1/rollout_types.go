@@ -987,7 +987,8 @@ type ReleaseMemberStatus struct {
 }
 
 // ReleaseLabel names the release a Microservice's change belongs to. The
-// changed Microservices that carry the same value roll out together: in
+// changed Microservices of a namespace that carry the same value roll out
+// together: in
 // dependency order, a consumer's canary calling its dependencies' canaries,
 // promoted dependencies first, and rolled back as a whole when one fails.
 const ReleaseLabel = "apps.msvc.dev/release"

@@ -190,7 +190,7 @@ func (r *MicroserviceReconciler) resolve(ctx context.Context, ms *msv1.Microserv
 			key, dep.Port, strings.Join(names, ", "))
 		return res, st, false, nil
 	}
-	sameRelease = releaseOf(ms) != "" && releaseOf(target) == releaseOf(ms)
+	sameRelease = releaseOf(ms) != "" && releaseOf(target) == releaseOf(ms) && target.Namespace == ms.Namespace
 	res.Found, res.Port, res.Ports, res.Scheme = true, port.Port, slices.Clone(target.Spec.Ports), builder.Scheme(port)
 	st.Address = res.Address(msv1.AddressURL, false)
 

@@ -59,11 +59,13 @@ func releaseMember(ms *msv1.Microservice) rollout.ReleaseMember {
 	return m
 }
 
-// members lists the Microservices of release name, read in place.
-func (r *MicroserviceReconciler) members(ctx context.Context, name string) ([]msv1.Microservice, error) {
+// members lists the Microservices of release name in namespace ns, read in
+// place. A release is a namespace's: two teams that both name a release
+// "v2" in their own namespaces deliver two releases.
+func (r *MicroserviceReconciler) members(ctx context.Context, ns, name string) ([]msv1.Microservice, error) {
 	list := &msv1.MicroserviceList{}
-	if err := r.List(ctx, list, client.MatchingLabels{msv1.ReleaseLabel: name}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing the members of release %s: %w", name, err)
+	if err := r.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{msv1.ReleaseLabel: name}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing the members of release %s in %s: %w", name, ns, err)
 	}
 	return list.Items, nil
 }
@@ -75,7 +77,7 @@ func (r *MicroserviceReconciler) viewRelease(ctx context.Context, ms *msv1.Micro
 	if name == "" {
 		return nil, nil
 	}
-	items, err := r.members(ctx, name)
+	items, err := r.members(ctx, ms.Namespace, name)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func (r *MicroserviceReconciler) releaseMates(ctx context.Context, ms *msv1.Micr
 	if name == "" {
 		return nil
 	}
-	items, err := r.members(ctx, name)
+	items, err := r.members(ctx, ms.Namespace, name)
 	if err != nil {
 		return nil
 	}

@@ -42,6 +42,11 @@ import (
 // their Deployments played by a Deployment controller until the spec ends.
 func releaseTrio(middleSteps ...msv1.CanaryStep) (ns string, members []*msv1.Microservice) {
 	ns = newNamespace()
+	return ns, releaseTrioIn(ns, middleSteps...)
+}
+
+// releaseTrioIn is releaseTrio in namespace ns.
+func releaseTrioIn(ns string, middleSteps ...msv1.CanaryStep) (members []*msv1.Microservice) {
 	steps := []msv1.CanaryStep{weightStep(20), pauseFor(time.Second), weightStep(50), pauseFor(time.Second)}
 	for _, name := range []string{"ledger", "checkout", "storefront"} {
 		ms := checkout(ns)
@@ -72,7 +77,7 @@ func releaseTrio(middleSteps ...msv1.CanaryStep) (ns string, members []*msv1.Mic
 			g.Expect(conditionStatus(got, msv1.AvailableCondition)).To(Equal("True"))
 		}, timeout, interval).Should(Succeed(), ms.Name)
 	}
-	return ns, members
+	return members
 }
 
 // releaseWatch records, from a watch of the namespace, every change of a
@@ -322,5 +327,44 @@ var _ = Describe("Releases", func() {
 			g.Expect(told["storefront"]).To(ContainSubstring("not delivered: release checkout-v3 went back after " + ns + "/checkout failed"))
 			g.Expect(told["checkout"]).To(ContainSubstring("aborted by request"))
 		}, timeout, interval).Should(Succeed())
+	})
+})
+
+var _ = Describe("Releases under faults", func() {
+	replaceSuiteManager()
+
+	It("keep their order and complete once when 5% of the operator's requests fail or lose their reply (fixed seed)", func() {
+		const seed = 20261205
+		By(fmt.Sprintf("chaos seed %d", seed))
+		ns := newNamespace()
+		f := newRequestFaults(ns, seed, 0.05)
+		runOwnManager(managerOptions{namespaces: []string{ns}, wrap: f.wrap})
+		members := releaseTrioIn(ns)
+		rw := watchRelease(ns)
+		time.Sleep(300 * time.Millisecond)
+		deliverRelease(members, "checkout-v2")
+		for _, ms := range members {
+			Eventually(func(g Gomega) {
+				got := &msv1.Microservice{}
+				g.Expect(k8sClient.Get(ctx, key(ms), got)).To(Succeed())
+				g.Expect(got.Status.Rollout.Phase).To(Equal(msv1.RolloutPhaseSucceeded))
+				g.Expect(got.Status.Rollout.Release.State).To(Equal(msv1.ReleasePromoted))
+			}, 4*timeout, interval).Should(Succeed(), ms.Name)
+		}
+		requests, failed := f.report()
+		transitions, violations := rw.report()
+		GinkgoWriter.Printf("chaos seed %d: %d requests, failed or lost %v\nrelease transitions:\n%s\n", seed, requests, failed, strings.Join(transitions, "\n"))
+		Expect(failed).NotTo(BeEmpty(), "the faults were injected")
+		Expect(violations).To(BeEmpty(), "transitions:\n%s", strings.Join(transitions, "\n"))
+		for _, m := range []string{"ledger", "checkout", "storefront"} {
+			for _, s := range []msv1.ReleaseMemberState{msv1.ReleasePassed, msv1.ReleasePromoted} {
+				Expect(slices.Index(transitions, m+" "+string(s))).To(BeNumerically(">=", 0), "%s went through %s: %v", m, s, transitions)
+			}
+		}
+		idx := func(t string) int { return slices.Index(transitions, t) }
+		Expect(idx("ledger Passed")).To(BeNumerically("<", idx("checkout Progressing")), "%v", transitions)
+		Expect(idx("checkout Passed")).To(BeNumerically("<", idx("storefront Progressing")), "%v", transitions)
+		Expect(idx("ledger Promoted")).To(BeNumerically("<", idx("checkout Promoting")), "%v", transitions)
+		Expect(idx("checkout Promoted")).To(BeNumerically("<", idx("storefront Promoting")), "%v", transitions)
 	})
 })

@@ -22,7 +22,6 @@ import (
 	"sort"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -30,16 +29,12 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/builder"
 )
 
-// releaseMembers lists the Microservices of release name in every
-// namespace, or in ns alone when the user may not list them all.
+// releaseMembers lists the Microservices of release name in namespace ns:
+// a release is a namespace's.
 func releaseMembers(ctx context.Context, c client.Client, ns, name string) ([]msv1.Microservice, error) {
 	list := &msv1.MicroserviceList{}
-	err := c.List(ctx, list, client.MatchingLabels{msv1.ReleaseLabel: name})
-	if apierrors.IsForbidden(err) {
-		err = c.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{msv1.ReleaseLabel: name})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing the Microservices of release %s: %w", name, err)
+	if err := c.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{msv1.ReleaseLabel: name}); err != nil {
+		return nil, fmt.Errorf("listing the Microservices of release %s in %s: %w", name, ns, err)
 	}
 	return list.Items, nil
 }
@@ -53,7 +48,7 @@ func ReleaseGet(ctx context.Context, c client.Client, ns, name string, p Printer
 		return err
 	}
 	if len(items) == 0 {
-		return fmt.Errorf("no Microservice carries the label %s=%s", msv1.ReleaseLabel, name)
+		return fmt.Errorf("no Microservice in namespace %s carries the label %s=%s", ns, msv1.ReleaseLabel, name)
 	}
 	return write(p.Out, RenderRelease(name, items, p))
 }
@@ -195,10 +190,7 @@ func WatchRelease(ctx context.Context, c client.WithWatch, ns, name string, p Pr
 		if err := draw(); err != nil {
 			return err
 		}
-		w, err := c.Watch(ctx, &msv1.MicroserviceList{}, client.MatchingLabels{msv1.ReleaseLabel: name})
-		if apierrors.IsForbidden(err) {
-			w, err = c.Watch(ctx, &msv1.MicroserviceList{}, client.InNamespace(ns), client.MatchingLabels{msv1.ReleaseLabel: name})
-		}
+		w, err := c.Watch(ctx, &msv1.MicroserviceList{}, client.InNamespace(ns), client.MatchingLabels{msv1.ReleaseLabel: name})
 		if err != nil {
 			return fmt.Errorf("watching release %s: %w", name, err)
 		}

@@ -27,7 +27,8 @@ import (
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )
 
-// A release is the set of Microservices that carry the same release label.
+// A release is the set of Microservices of one namespace that carry the
+// same release label.
 // Its changed members (those delivering a new version in it) roll out in
 // dependency order:
 //

@@ -105,7 +105,7 @@ func (r *MicroserviceReconciler) observeDependencies(ctx context.Context, ms *ms
 		}
 		// A dependency rolling out in this Microservice's release does not
 		// gate it: the release orders them (see rollout.ViewRelease).
-		if !dep.IgnoreRollouts && !(st.State == msv1.DependencyRollingOut && sameRelease) {
+		if !dep.IgnoreRollouts && (st.State != msv1.DependencyRollingOut || !sameRelease) {
 			d.gating = append(d.gating, what)
 		}
 	}

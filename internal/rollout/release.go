@@ -113,16 +113,16 @@ func ViewRelease(name string, self ReleaseMember, members []ReleaseMember) *Rele
 		if !ok || k == self.Key {
 			continue
 		}
-		switch s := state(m); {
-		case s == "" || s == msv1.ReleaseRolledBack:
-		case !passed(s):
-			v.StartAfter = append(v.StartAfter, k)
-			v.PromoteAfter = append(v.PromoteAfter, k)
-		case s != msv1.ReleasePromoted:
-			v.PromoteAfter = append(v.PromoteAfter, k)
-			v.CanaryCalls = append(v.CanaryCalls, k)
+		s := state(m)
+		if s == "" || s == msv1.ReleaseRolledBack || s == msv1.ReleasePromoted {
+			continue
 		}
-		if s := state(m); s == msv1.ReleaseProgressing {
+		v.PromoteAfter = append(v.PromoteAfter, k)
+		if !passed(s) {
+			v.StartAfter = append(v.StartAfter, k)
+		}
+		if s != msv1.ReleaseWaiting {
+			// Its canary pods run: Progressing, Passed or Promoting.
 			v.CanaryCalls = append(v.CanaryCalls, k)
 		}
 	}
@@ -138,7 +138,7 @@ func ViewRelease(name string, self ReleaseMember, members []ReleaseMember) *Rele
 				f = m.Key
 			}
 			failed = append(failed, f)
-			if f == m.Key && (v.FailedWhy == "" || m.Key < v.Failed) {
+			if f == m.Key && (v.Failed == "" || m.Key < v.Failed) {
 				v.Failed, v.FailedWhy = m.Key, m.Status.Message
 			}
 		}
@@ -154,6 +154,8 @@ func ViewRelease(name string, self ReleaseMember, members []ReleaseMember) *Rele
 		// that failed first is named by them.
 		sort.Strings(failed)
 		v.Failed = failed[0]
+	}
+	if v.Failed != "" && v.FailedWhy == "" {
 		v.FailedWhy = "rolled back"
 	}
 	for _, l := range [][]string{v.StartAfter, v.HoldFor, v.PromoteAfter, v.RollBackAfter, v.CanaryCalls} {

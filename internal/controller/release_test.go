@@ -205,6 +205,14 @@ func (rw *releaseWatch) report() (transitions, violations []string) {
 	return slices.Clone(rw.transition), slices.Clone(rw.violations)
 }
 
+// frames are the drawings so far, split at each head (the first is what
+// came before the first head).
+func (d *drawings) frames(head string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return strings.Split(d.buf.String(), head)
+}
+
 // deliverRelease labels every member with release and gives it a new image,
 // one update each, as a kubectl apply of the three files does.
 func deliverRelease(members []*msv1.Microservice, release string) {
@@ -237,6 +245,14 @@ var _ = Describe("Releases", func() {
 	It("roll three services out in dependency order, the consumer's canary calling its dependency's canary", func() {
 		ns, members := releaseTrio()
 		rw := watchRelease(ns)
+		wc, err := client.NewWithWatch(env.cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		drawn := &drawings{}
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan error, 1)
+		go func() {
+			watched <- kubectlmsvc.WatchRelease(watchCtx, wc, ns, "checkout-v2", kubectlmsvc.Printer{Out: drawn})
+		}()
 		time.Sleep(300 * time.Millisecond) // the watches' first events are the versions before the change
 		deliverRelease(members, "checkout-v2")
 
@@ -269,6 +285,17 @@ var _ = Describe("Releases", func() {
 		Expect(idx("checkout Passed")).To(BeNumerically("<", idx("storefront Progressing")), "%v", transitions)
 		Expect(idx("ledger Promoted")).To(BeNumerically("<", idx("checkout Promoting")), "%v", transitions)
 		Expect(idx("checkout Promoted")).To(BeNumerically("<", idx("storefront Promoting")), "%v", transitions)
+
+		By("kubectl msvc release get --watch drew the release as it went, and ends on the promoted release")
+		Eventually(func() string {
+			frames := drawn.frames("release checkout-v2")
+			return frames[len(frames)-1]
+		}, timeout, interval).Should(HavePrefix(": 3 members, 3 changed, Promoted"))
+		frames := drawn.frames("release checkout-v2")
+		Expect(strings.Join(frames, "")).To(ContainSubstring("(its canary, from this canary)"), "a frame shows a canary calling its dependency's canary")
+		stopWatch()
+		Eventually(watched, 5*time.Second).Should(Receive(BeNil()))
+		GinkgoWriter.Printf("kubectl msvc release get --watch drew %d frames\n", len(frames)-1)
 
 		By("kubectl msvc release get draws the promoted release, dependencies first")
 		var out bytes.Buffer

@@ -170,50 +170,26 @@ func RenderRelease(name string, items []msv1.Microservice, p Printer) string {
 }
 
 // WatchRelease draws ReleaseGet, then again after each change of a member
-// the API server's watch reports, until ctx ends.
+// the API server's watch reports, until ctx ends. Unlike ReleaseGet, it
+// draws a release that has no members yet, and waits for them.
 func WatchRelease(ctx context.Context, c client.WithWatch, ns, name string, p Printer) error {
-	draw := func() error {
-		if p.Color {
-			if err := write(p.Out, "\033[H\033[2J"); err != nil {
-				return err
-			}
-		}
-		if err := ReleaseGet(ctx, c, ns, name, p); err != nil {
+	// A release without members yet is drawn as such: the watch waits for them.
+	get := func() error {
+		items, err := releaseMembers(ctx, c, ns, name)
+		if err != nil {
 			return err
 		}
-		if !p.Color {
-			return write(p.Out, "\n")
+		if len(items) == 0 {
+			return write(p.Out, fmt.Sprintf("release %s: no Microservice in namespace %s carries the label %s=%s yet\n", p.paint("1", name), ns, msv1.ReleaseLabel, name))
 		}
-		return nil
+		return write(p.Out, RenderRelease(name, items, p))
 	}
-	for {
-		if err := draw(); err != nil {
-			return err
-		}
+	return redrawUntilDone(ctx, p, get, func() (<-chan watch.Event, func(), error) {
 		w, err := c.Watch(ctx, &msv1.MicroserviceList{}, client.InNamespace(ns), client.MatchingLabels{msv1.ReleaseLabel: name})
 		if err != nil {
-			return fmt.Errorf("watching release %s: %w", name, err)
+			return nil, nil, fmt.Errorf("watching release %s: %w", name, err)
 		}
-		changes := make(chan watch.Event)
-		done := make(chan struct{})
-		go func() {
-			for ev := range w.ResultChan() {
-				select {
-				case changes <- ev:
-				case <-done:
-					return
-				}
-			}
-			select {
-			case changes <- watch.Event{Type: watch.Error}:
-			case <-done:
-			}
-		}()
-		err = redrawOnChange(ctx, changes, draw)
-		close(done)
-		w.Stop()
-		if err != nil || ctx.Err() != nil {
-			return err
-		}
-	}
+		out, stop := merge(w)
+		return out, stop, nil
+	})
 }

@@ -37,13 +37,22 @@ const redrawAfter = 100 * time.Millisecond
 // reports a change of the Microservice or of one of its Deployments, until
 // ctx ends. A watch the server closes (they time out) is opened again.
 func WatchChanges(ctx context.Context, c client.WithWatch, ns, name string, p Printer) error {
+	return redrawUntilDone(ctx, p, func() error { return Get(ctx, c, ns, name, p) }, func() (<-chan watch.Event, func(), error) {
+		return watchTree(ctx, c, ns, name)
+	})
+}
+
+// redrawUntilDone draws with get, then again after each burst of events of
+// the watches open gives, until ctx ends; it opens them again when the
+// server closes one.
+func redrawUntilDone(ctx context.Context, p Printer, get func() error, open func() (<-chan watch.Event, func(), error)) error {
 	draw := func() error {
 		if p.Color {
 			if err := write(p.Out, "\033[H\033[2J"); err != nil {
 				return err
 			}
 		}
-		if err := Get(ctx, c, ns, name, p); err != nil {
+		if err := get(); err != nil {
 			return err
 		}
 		if !p.Color {
@@ -55,7 +64,7 @@ func WatchChanges(ctx context.Context, c client.WithWatch, ns, name string, p Pr
 		if err := draw(); err != nil {
 			return err
 		}
-		changes, stop, err := watchTree(ctx, c, ns, name)
+		changes, stop, err := open()
 		if err != nil {
 			return err
 		}
@@ -78,6 +87,13 @@ func watchTree(ctx context.Context, c client.WithWatch, ns, name string) (<-chan
 		ms.Stop()
 		return nil, nil, fmt.Errorf("watching the Deployments of %s/%s: %w", ns, name, err)
 	}
+	out, stop := merge(ms, deployments)
+	return out, stop, nil
+}
+
+// merge forwards the events of every watch to one channel; when one watch
+// closes, it sends an Error event, so that all are opened again.
+func merge(watches ...watch.Interface) (<-chan watch.Event, func()) {
 	out := make(chan watch.Event)
 	done := make(chan struct{})
 	forward := func(w watch.Interface) {
@@ -88,15 +104,20 @@ func watchTree(ctx context.Context, c client.WithWatch, ns, name string) (<-chan
 				return
 			}
 		}
-		// One watch closed: close out, so that both are opened again.
 		select {
 		case out <- watch.Event{Type: watch.Error}:
 		case <-done:
 		}
 	}
-	go forward(ms)
-	go forward(deployments)
-	return out, func() { close(done); ms.Stop(); deployments.Stop() }, nil
+	for _, w := range watches {
+		go forward(w)
+	}
+	return out, func() {
+		close(done)
+		for _, w := range watches {
+			w.Stop()
+		}
+	}
 }
 
 // redrawOnChange redraws after each burst of events, and returns when a

@@ -32,6 +32,12 @@ type config struct {
 	errorRate float64
 	latency   time.Duration
 	drain     time.Duration
+	// calls are the URLs of the dependencies each request calls, read
+	// from the variables TESTAPP_CALL names.
+	calls []string
+	// services is the pod runner's service table (TESTAPP_SERVICES), and
+	// namespace the pod's (TESTAPP_NAMESPACE), to resolve their hosts.
+	services, namespace string
 }
 
 const (
@@ -69,6 +75,17 @@ func parseConfig(flagListen []string, flagVersion string, getenv func(string) st
 	if c.drain, err = parseDuration("TESTAPP_DRAIN", getenv("TESTAPP_DRAIN"), defaultDrain); err != nil {
 		return config{}, err
 	}
+	for _, name := range splitList(getenv("TESTAPP_CALL")) {
+		url := strings.TrimSpace(getenv(name))
+		if url == "" {
+			return config{}, fmt.Errorf("TESTAPP_CALL names %s, which is unset or empty: the dependency's address is missing", name)
+		}
+		if !strings.Contains(url, "://") {
+			url = "http://" + url
+		}
+		c.calls = append(c.calls, url)
+	}
+	c.services, c.namespace = getenv("TESTAPP_SERVICES"), getenv("TESTAPP_NAMESPACE")
 	return c, nil
 }
 

@@ -22,7 +22,13 @@ limitations under the License.
 // The health paths (/healthz, /_healthz, /readyz, /livez) always answer 200
 // at once; every other path waits TESTAPP_LATENCY, then answers 500 with the
 // probability TESTAPP_ERROR_RATE (0.5 by default for a version ending in
-// -bad, else 0) and 200 otherwise. On SIGTERM it goes on serving for
+// -bad, else 0) and 200 otherwise. With TESTAPP_CALL (names of variables
+// that hold dependencies' URLs, as the operator injects them), each such
+// request first calls every dependency with the same path and reports the
+// versions that answered in X-Chain ("storefront-2>checkout-2>ledger-2"); a
+// dependency that fails makes it answer 502. The local cluster has no DNS:
+// hosts are looked up in the pod runner's service table (TESTAPP_SERVICES).
+// On SIGTERM it goes on serving for
 // TESTAPP_DRAIN (5s by default, as a preStop sleep would), then shuts down
 // and exits 0.
 package main
@@ -83,8 +89,8 @@ func run(cfg config) error {
 	for _, l := range listeners {
 		go func() { served <- srv.Serve(l) }()
 	}
-	log.Printf("testapp version %s serving on %s (error rate %g, latency %s, drain %s)",
-		cfg.version, strings.Join(cfg.listen, ","), cfg.errorRate, cfg.latency, cfg.drain)
+	log.Printf("testapp version %s serving on %s (error rate %g, latency %s, drain %s, calls %s)",
+		cfg.version, strings.Join(cfg.listen, ","), cfg.errorRate, cfg.latency, cfg.drain, strings.Join(cfg.calls, ","))
 
 	select {
 	case sig := <-signals:
@@ -106,20 +112,35 @@ func run(cfg config) error {
 // handler answers every path as described in the package comment.
 func handler(cfg config) http.Handler {
 	body := cfg.version + "\n"
+	upstream := upstreamClient(cfg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Version", cfg.version)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !isHealthPath(r.URL.Path) {
-			if cfg.latency > 0 {
-				select {
-				case <-time.After(cfg.latency):
-				case <-r.Context().Done():
-					return
-				}
+		if isHealthPath(r.URL.Path) {
+			_, _ = fmt.Fprint(w, body)
+			return
+		}
+		if cfg.latency > 0 {
+			select {
+			case <-time.After(cfg.latency):
+			case <-r.Context().Done():
+				return
 			}
-			if cfg.errorRate > 0 && rand.Float64() < cfg.errorRate {
-				w.WriteHeader(http.StatusInternalServerError)
+		}
+		var chains []string
+		for _, url := range cfg.calls {
+			chain, err := callUpstream(r.Context(), upstream, url, r.URL.Path)
+			chains = append(chains, chain)
+			if err != nil {
+				w.Header().Set("X-Chain", chainOf(cfg.version, chains))
+				w.WriteHeader(http.StatusBadGateway)
+				_, _ = fmt.Fprintf(w, "%s: calling %s: %v\n", cfg.version, url, err)
+				return
 			}
+		}
+		w.Header().Set("X-Chain", chainOf(cfg.version, chains))
+		if cfg.errorRate > 0 && rand.Float64() < cfg.errorRate {
+			w.WriteHeader(http.StatusInternalServerError)
 		}
 		_, _ = fmt.Fprint(w, body)
 	})

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -56,6 +57,23 @@ type Runner struct {
 
 	sup     *supervisor
 	trigger chan struct{}
+	// services is the path of the service table the testapps resolve
+	// Service names with.
+	services string
+}
+
+// syncServiceTable writes the service table from the cache.
+func (r *Runner) syncServiceTable(listServices func(labels.Selector) ([]*corev1.Service, error), listSlices func(labels.Selector) ([]*discoveryv1.EndpointSlice, error)) error {
+	svcs, err := listServices(labels.Everything())
+	if err != nil {
+		return err
+	}
+	eps, err := listSlices(labels.Everything())
+	if err != nil {
+		return err
+	}
+	_, err = writeServiceTable(r.services, serviceTable(svcs, eps))
+	return err
 }
 
 // Run watches pods and nodes and reconciles the processes until ctx ends,
@@ -84,6 +102,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(clients, 0)
 	pods := factory.Core().V1().Pods()
 	nodes := factory.Core().V1().Nodes()
+	services := factory.Core().V1().Services()
+	endpointSlices := factory.Discovery().V1().EndpointSlices()
 	// Every event asks for a reconcile of everything: which pod changed
 	// does not matter, what should run does.
 	wake := cache.ResourceEventHandlerFuncs{
@@ -95,6 +115,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	if _, err := nodes.Informer().AddEventHandler(wake); err != nil {
+		return err
+	}
+	// Services and their endpoints only rewrite the service table.
+	if _, err := services.Informer().AddEventHandler(wake); err != nil {
+		return err
+	}
+	if _, err := endpointSlices.Informer().AddEventHandler(wake); err != nil {
+		return err
+	}
+	if r.services, err = filepath.Abs(filepath.Join(r.LogDir, serviceTableFile)); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())
@@ -118,6 +148,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		case <-r.trigger:
 		case <-timer.C:
+		}
+		if err := r.syncServiceTable(services.Lister().List, endpointSlices.Lister().List); err != nil {
+			r.Log.Printf("Service table: %v", err)
 		}
 		next, err := r.reconcile(pods.Lister().List, nodes.Lister().Get)
 		if err != nil {
@@ -179,7 +212,7 @@ func (r *Runner) launch(p podProcess) (process, error) {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	cmd := exec.Command(r.Testapp)
-	cmd.Env = p.environ()
+	cmd.Env = append(p.environ(), "TESTAPP_SERVICES="+r.services, "TESTAPP_NAMESPACE="+p.Namespace)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -151,7 +151,7 @@ func RenderRelease(name string, items []msv1.Microservice, p Printer) string {
 			dk := builder.DependencyKey(ms, dep).String()
 			if d := byKey[dk]; d != nil {
 				where := "stable"
-				if s := releaseState(d, name); state != "unchanged" && (s == string(msv1.ReleaseProgressing) || s == string(msv1.ReleasePassed) || s == string(msv1.ReleasePromoting)) {
+				if s := releaseState(d, name); state != "unchanged" && (s == string(msv1.ReleaseProgressing) || s == string(msv1.ReleasePassed)) {
 					where = "its canary, from this canary"
 				}
 				calls = append(calls, dk+" ("+where+")")

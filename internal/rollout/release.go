@@ -78,9 +78,9 @@ type ReleaseView struct {
 	// RollBackAfter lists the changed consumers not rolled back yet: after
 	// a failure this member goes back after them.
 	RollBackAfter []string
-	// CanaryCalls lists the changed dependencies whose canary pods run
-	// (Progressing, Passed or Promoting): this member's canary pods call
-	// them there, its stable pods keep calling their stable pods.
+	// CanaryCalls lists the changed dependencies whose canary runs its
+	// steps or holds after them (Progressing or Passed): this member's
+	// canary pods call them there, its stable pods keep their address.
 	CanaryCalls []string
 }
 
@@ -121,8 +121,12 @@ func ViewRelease(name string, self ReleaseMember, members []ReleaseMember) *Rele
 		if !passed(s) {
 			v.StartAfter = append(v.StartAfter, k)
 		}
-		if s != msv1.ReleaseWaiting {
-			// Its canary pods run: Progressing, Passed or Promoting.
+		if s == msv1.ReleaseProgressing || s == msv1.ReleasePassed {
+			// Its canary runs the steps, or holds after them. From its
+			// promotion on, its stable track gets the new version and its
+			// canary pods go once traffic left them: calls go to stable
+			// from the start of the promotion, so none finds the canary's
+			// Service without pods.
 			v.CanaryCalls = append(v.CanaryCalls, k)
 		}
 	}

@@ -283,7 +283,7 @@ func do(ctx context.Context, client *http.Client, cfg Config) Result {
 		return Result{Error: ErrorClass(err), Latency: time.Since(began)}
 	}
 	defer func() { _ = resp.Body.Close() }() // read to the end below, or cut short and counted
-	r := Result{Version: resp.Header.Get("X-Version"), Code: resp.StatusCode}
+	r := Result{Version: resp.Header.Get("X-Version"), Chain: resp.Header.Get("X-Chain"), Code: resp.StatusCode}
 	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)); err != nil {
 		// An answer cut short is a transport error, whatever its status.
 		r.Code, r.Error = 0, ErrorClass(err)

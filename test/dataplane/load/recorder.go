@@ -28,6 +28,9 @@ type Result struct {
 	At time.Time
 	// Version is the response's X-Version header, "" when it has none.
 	Version string
+	// Chain is the response's X-Chain header: the versions that answered
+	// along the calls to the dependencies ("sf-2>co-2>lg-2"), "" without one.
+	Chain string
 	// Code is the HTTP status, 0 when the request failed in transport.
 	Code int
 	// Error is the transport error's class (see ErrorClass), "" without one.

@@ -134,7 +134,9 @@ func RenderRelease(name string, items []msv1.Microservice, p Printer) string {
 		}
 		state := releaseState(ms, name)
 		line := fmt.Sprintf("%s %-28s %-11s", branch, k, p.state(state))
-		if ro := ms.Status.Rollout; ro != nil && state != "unchanged" {
+		// A member waiting in the release has not started its rollout:
+		// its status still has the last one's phase, step and analysis.
+		if ro := ms.Status.Rollout; ro != nil && state != "unchanged" && state != string(msv1.ReleaseWaiting) && state != "Pending" {
 			step := "-"
 			if ro.CurrentStep != nil && builder.IsCanary(ms) {
 				n := int32(len(ms.Spec.Rollout.Canary.Steps))

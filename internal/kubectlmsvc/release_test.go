@@ -66,6 +66,15 @@ func TestRenderRelease(t *testing.T) {
 		t.Errorf("each member's state in its column:\n%s", got)
 	}
 
+	// A waiting member's status still has its last rollout's phase and
+	// analysis: they are not drawn as if they were the release's.
+	waiting := member("storefront", msv1.ReleaseWaiting, msv1.RolloutPhaseRolledBack, "checkout")
+	waiting.Status.Rollout.Analysis = &msv1.AnalysisStatus{Measurements: 2, Failures: 2}
+	got = RenderRelease("checkout-v2", []msv1.Microservice{waiting, checkout, ledger}, Printer{})
+	if strings.Contains(got, "RolledBack") || strings.Contains(got, "analysis") {
+		t.Errorf("a waiting member drawn with its last rollout's phase or analysis:\n%s", got)
+	}
+
 	checkout.Status.Rollout.Release = &msv1.ReleaseMemberStatus{Name: "checkout-v2", State: msv1.ReleaseRolledBack, FailedMember: "shop/checkout"}
 	if got := RenderRelease("checkout-v2", []msv1.Microservice{storefront, checkout, ledger}, Printer{}); !strings.HasPrefix(got, "release checkout-v2: 3 members, 3 changed, RolledBack (shop/checkout failed)") {
 		t.Errorf("a failed release names the member that failed:\n%s", got)

@@ -234,8 +234,8 @@ func rollingOut(ms *msv1.Microservice) bool {
 }
 
 // related maps a Microservice to the ones whose reconcile depends on it: its
-// dependents (their gates and addresses) and its dependencies (their lists
-// of dependents and network policies).
+// dependents (their gates and addresses), its dependencies (their lists of
+// dependents and network policies) and the other members of its release.
 func (r *MicroserviceReconciler) related(ctx context.Context, obj client.Object) []reconcile.Request {
 	ms, ok := obj.(*msv1.Microservice)
 	if !ok {
@@ -256,7 +256,8 @@ func (r *MicroserviceReconciler) related(ctx context.Context, obj client.Object)
 }
 
 // graphChanged passes the Microservice events that matter to its neighbours:
-// creation, deletion, a spec change, and a change of availability or rollout.
+// creation, deletion, a spec change, a change of availability or rollout,
+// and of its release or its state in it.
 var graphChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		o, okOld := e.ObjectOld.(*msv1.Microservice)

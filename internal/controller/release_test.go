@@ -29,6 +29,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -215,7 +216,7 @@ func (d *drawings) frames(head string) []string {
 
 // deliverRelease labels every member with release and gives it a new image,
 // one update each, as a kubectl apply of the three files does.
-func deliverRelease(members []*msv1.Microservice, release string) {
+func deliverRelease(members []*msv1.Microservice, release string, mutate ...func(*msv1.Microservice)) {
 	for _, ms := range members {
 		Eventually(func() error {
 			live := &msv1.Microservice{}
@@ -227,6 +228,9 @@ func deliverRelease(members []*msv1.Microservice, release string) {
 			}
 			live.Labels[msv1.ReleaseLabel] = release
 			live.Spec.Image = "ghcr.io/acme/" + ms.Name + ":2.0.0"
+			for _, m := range mutate {
+				m(live)
+			}
 			return k8sClient.Update(ctx, live)
 		}, timeout, interval).Should(Succeed())
 	}
@@ -393,5 +397,61 @@ var _ = Describe("Releases under faults", func() {
 		Expect(idx("checkout Passed")).To(BeNumerically("<", idx("storefront Progressing")), "%v", transitions)
 		Expect(idx("ledger Promoted")).To(BeNumerically("<", idx("checkout Promoting")), "%v", transitions)
 		Expect(idx("checkout Promoted")).To(BeNumerically("<", idx("storefront Promoting")), "%v", transitions)
+	})
+})
+
+var _ = Describe("Releases judged by a real Prometheus", Ordered, func() {
+	var ratios *successRatios
+	var promURL string
+	BeforeAll(func() {
+		r, prom := startRatiosPrometheus()
+		ratios, promURL = r, prom.URL
+	})
+
+	It("roll the whole release back, consumers first, when its middle member's analysis fails", func() {
+		ns := newNamespace()
+		ratios.set(ns, "checkout", 0.5)
+		members := releaseTrioIn(ns)
+		rw := watchRelease(ns)
+		time.Sleep(300 * time.Millisecond)
+		deliverRelease(members, "checkout-v4", func(ms *msv1.Microservice) {
+			if ms.Name != "checkout" {
+				return
+			}
+			ms.Spec.Rollout.Canary.Steps = []msv1.CanaryStep{weightStep(20), {Analysis: &msv1.AnalysisStep{}}, weightStep(50)}
+			ms.Spec.Rollout.Canary.Analysis = &msv1.Analysis{
+				Interval: &metav1.Duration{Duration: time.Second},
+				Count:    ptr.To[int32](2),
+				// Prometheus takes about 5 s to scrape a new target first:
+				// no data is inconclusive until then.
+				InconclusiveLimit: ptr.To[int32](30),
+				Prometheus:        &msv1.PrometheusProvider{Address: promURL},
+				Metrics: []msv1.Metric{{
+					Name:             "success-rate",
+					Query:            `request_success_ratio{namespace="{{ .Namespace }}",name="{{ .Name }}",track="{{ .Track }}"}`,
+					SuccessCondition: msv1.SuccessCondition{Min: ptr.To("0.99")},
+				}},
+			}
+		})
+		want := map[string]msv1.RolloutPhase{"ledger": msv1.RolloutPhaseRolledBack, "checkout": msv1.RolloutPhaseRolledBack, "storefront": msv1.RolloutPhaseAborted}
+		for _, ms := range members {
+			Eventually(func(g Gomega) {
+				got := &msv1.Microservice{}
+				g.Expect(k8sClient.Get(ctx, key(ms), got)).To(Succeed())
+				g.Expect(got.Status.Rollout.Phase).To(Equal(want[ms.Name]))
+				g.Expect(got.Status.Rollout.Release.FailedMember).To(Equal(ns + "/checkout"))
+				stable := &appsv1.Deployment{}
+				g.Expect(k8sClient.Get(ctx, key(ms), stable)).To(Succeed())
+				g.Expect(stable.Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":1.0.0"))
+			}, 3*timeout, interval).Should(Succeed(), ms.Name)
+		}
+		got := &msv1.Microservice{}
+		Expect(k8sClient.Get(ctx, key(members[1]), got)).To(Succeed())
+		Expect(got.Status.Rollout.Message).To(ContainSubstring("success-rate=0.5"), "checkout failed its own analysis")
+		Expect(got.Status.Rollout.Release.FailedMember).To(Equal(ns + "/checkout"))
+		transitions, violations := rw.report()
+		GinkgoWriter.Printf("release transitions:\n%s\n", strings.Join(transitions, "\n"))
+		Expect(violations).To(BeEmpty(), "transitions:\n%s", strings.Join(transitions, "\n"))
+		Expect(transitions).NotTo(ContainElement("storefront Progressing"), "the consumer never started")
 	})
 })

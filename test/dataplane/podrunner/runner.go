@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
@@ -63,7 +64,7 @@ type Runner struct {
 }
 
 // syncServiceTable writes the service table from the cache.
-func (r *Runner) syncServiceTable(listServices func(labels.Selector) ([]*corev1.Service, error), listSlices func(labels.Selector) ([]*discoveryv1.EndpointSlice, error)) error {
+func (r *Runner) syncServiceTable(listServices func(labels.Selector) ([]*corev1.Service, error), listSlices func(labels.Selector) ([]*discoveryv1.EndpointSlice, error), pods corelisters.PodLister) error {
 	svcs, err := listServices(labels.Everything())
 	if err != nil {
 		return err
@@ -72,7 +73,11 @@ func (r *Runner) syncServiceTable(listServices func(labels.Selector) ([]*corev1.
 	if err != nil {
 		return err
 	}
-	_, err = writeServiceTable(r.services, serviceTable(svcs, eps))
+	live := func(namespace, name, ip string) bool {
+		pod, err := pods.Pods(namespace).Get(name)
+		return err == nil && pod.DeletionTimestamp == nil && pod.Status.PodIP == ip
+	}
+	_, err = writeServiceTable(r.services, serviceTable(svcs, eps, live))
 	return err
 }
 
@@ -149,7 +154,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-r.trigger:
 		case <-timer.C:
 		}
-		if err := r.syncServiceTable(services.Lister().List, endpointSlices.Lister().List); err != nil {
+		if err := r.syncServiceTable(services.Lister().List, endpointSlices.Lister().List, pods.Lister()); err != nil {
 			r.Log.Printf("Service table: %v", err)
 		}
 		next, err := r.reconcile(pods.Lister().List, nodes.Lister().Get)

@@ -37,7 +37,12 @@ const serviceTableFile = "services.json"
 // "name.namespace:80"), to the ready endpoints of its EndpointSlices
 // ("10.0.0.7:8080"): the local cluster has neither DNS nor kube-proxy, so
 // the testapps look their dependencies up in it.
-func serviceTable(services []*corev1.Service, endpointSlices []*discoveryv1.EndpointSlice) map[string][]string {
+//
+// An endpoint counts only while the pod it names still has its IP and is not
+// terminating (live, from the pod cache): kwok gives a new pod the IP of one
+// that just went, before the EndpointSlice controller has dropped the old
+// endpoint, and a call must not reach the new pod as the old Service.
+func serviceTable(services []*corev1.Service, endpointSlices []*discoveryv1.EndpointSlice, live func(namespace, pod, ip string) bool) map[string][]string {
 	type key struct{ namespace, service string }
 	slicesOf := map[key][]*discoveryv1.EndpointSlice{}
 	for _, s := range endpointSlices {
@@ -65,6 +70,9 @@ func serviceTable(services []*corev1.Service, endpointSlices []*discoveryv1.Endp
 				}
 				for _, e := range s.Endpoints {
 					if e.Conditions.Ready != nil && !*e.Conditions.Ready || len(e.Addresses) == 0 {
+						continue
+					}
+					if r := e.TargetRef; r != nil && r.Kind == "Pod" && !live(s.Namespace, r.Name, e.Addresses[0]) {
 						continue
 					}
 					eps = append(eps, net.JoinHostPort(e.Addresses[0], strconv.Itoa(int(target))))

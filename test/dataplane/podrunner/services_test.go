@@ -29,7 +29,7 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-func TestServiceTableHasTheReadyEndpointsOfEachPortUnderEveryName(t *testing.T) {
+func TestServiceTableHasTheReadyEndpointsOfLivePodsOfEachPortUnderEveryName(t *testing.T) {
 	svc := func(ns, name string, ports ...corev1.ServicePort) *corev1.Service {
 		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Ports: ports}}
 	}
@@ -40,8 +40,11 @@ func TestServiceTableHasTheReadyEndpointsOfEachPortUnderEveryName(t *testing.T) 
 		}
 	}
 	ready := func(ip string, ok *bool) discoveryv1.Endpoint {
-		return discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ok}}
+		return discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ok},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "pod-" + ip}}
 	}
+	// 10.0.0.6's pod is gone and a pod of another Service has its IP.
+	live := func(_, pod, ip string) bool { return pod == "pod-"+ip && ip != "10.0.0.6" }
 	http := []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}}
 	got := serviceTable(
 		[]*corev1.Service{
@@ -50,11 +53,11 @@ func TestServiceTableHasTheReadyEndpointsOfEachPortUnderEveryName(t *testing.T) 
 			svc("shop", "dns", corev1.ServicePort{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}),
 		},
 		[]*discoveryv1.EndpointSlice{
-			slice("shop", "ledger", http, ready("10.0.0.8", ptr.To(true)), ready("10.0.0.7", nil), ready("10.0.0.9", ptr.To(false))),
+			slice("shop", "ledger", http, ready("10.0.0.8", ptr.To(true)), ready("10.0.0.7", nil), ready("10.0.0.9", ptr.To(false)), ready("10.0.0.6", ptr.To(true))),
 			slice("shop", "ledger", http, ready("10.0.0.7", ptr.To(true))),
 			slice("shop", "ledger-canary", http, ready("10.0.0.20", ptr.To(false))),
 			slice("other", "ledger", http, ready("10.9.9.9", ptr.To(true))),
-		})
+		}, live)
 	want := map[string][]string{
 		"ledger.shop.svc.cluster.local:80": {"10.0.0.7:8080", "10.0.0.8:8080"},
 		"ledger.shop.svc:80":               {"10.0.0.7:8080", "10.0.0.8:8080"},

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -85,6 +86,8 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 
 	ms.Status.Dependencies = obs.deps.statuses
 
+	before := slices.Clone(ms.Status.Conditions)
+	defer keepTransitionTimes(ms, before)
 	setDependenciesReadyCondition(ms, obs.deps)
 	setAvailableCondition(ms, obs.deployment, obs.held)
 	setRouteAcceptedCondition(ms, obs.route, obs.gatewayAPIMissing)
@@ -93,6 +96,21 @@ func computeStatus(ms *msv1.Microservice, obs observation) {
 	setReconcilingCondition(ms, obs.deployment, obs.held, obs.plan.Waiting != "", obs.deps)
 	setReadyCondition(ms)
 	setWaitingCondition(ms)
+}
+
+// keepTransitionTimes gives every condition whose status is the one it had
+// before the conditions were computed its transition time back: a condition
+// that one setter removes and a later one sets again (Reconciling, when the
+// Deployment has settled but the Microservice is not Ready) has not
+// transitioned, and a new time would make every such reconcile write the
+// status again.
+func keepTransitionTimes(ms *msv1.Microservice, before []metav1.Condition) {
+	for i := range ms.Status.Conditions {
+		c := &ms.Status.Conditions[i]
+		if was := apimeta.FindStatusCondition(before, c.Type); was != nil && was.Status == c.Status {
+			c.LastTransitionTime = was.LastTransitionTime
+		}
+	}
 }
 
 // setWaitingCondition keeps the conditions readable by kstatus (Flux,

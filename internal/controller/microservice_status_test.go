@@ -20,9 +20,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -225,5 +227,38 @@ func TestSetReadyCondition(t *testing.T) {
 				t.Fatalf("observedGeneration = %d", ms.Status.ObservedGeneration)
 			}
 		})
+	}
+}
+
+// A Microservice whose Deployment has settled but that is not Ready (its
+// route pending) keeps a Reconciling condition that one setter removes and
+// another sets again: computed once more, later, nothing may change, or each
+// reconcile would write the status with a new transition time.
+func TestComputeStatusKeepsTransitionTimes(t *testing.T) {
+	ms := testMS()
+	ms.Spec.Route = &msv1.Route{ParentRefs: []msv1.ParentReference{{Name: "public"}}}
+	obs := observation{
+		deployment: deployment(1, 1, 2, 2, 2, "True"),
+		route:      &traffic.Acceptance{Status: metav1.ConditionUnknown, Reason: msv1.ReasonRoutePending, Message: "Waiting for the Gateway controller"},
+	}
+	computeStatus(ms, obs)
+	checkCond(t, ms, msv1.ReconcilingCondition, wantCond{metav1.ConditionTrue, msv1.ReasonRoutePending, "Waiting"})
+	// As the API server stores it: whole seconds, an hour ago.
+	for i := range ms.Status.Conditions {
+		ms.Status.Conditions[i].LastTransitionTime = metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+	}
+	first := ms.Status.DeepCopy()
+
+	computeStatus(ms, obs)
+	if !equality.Semantic.DeepEqual(*first, ms.Status) {
+		t.Fatalf("the status changed without a change of what was observed:\nbefore %+v\nafter  %+v", first.Conditions, ms.Status.Conditions)
+	}
+
+	// A real transition still gets a new time.
+	obs.route = &traffic.Acceptance{Status: metav1.ConditionTrue, Reason: msv1.ReasonSucceeded, Message: "Route accepted by 1 parent(s)"}
+	computeStatus(ms, obs)
+	ready := apimeta.FindStatusCondition(ms.Status.Conditions, msv1.ReadyCondition)
+	if ready.Status != metav1.ConditionTrue || !ready.LastTransitionTime.After(time.Now().Add(-time.Minute)) {
+		t.Fatalf("Ready = %s at %v, want True now", ready.Status, ready.LastTransitionTime)
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -77,7 +78,9 @@ import (
 	"github.com/msvc-dev/msvc-operator/internal/traffic"
 )
 
-// counter counts requests by "VERB resource".
+// counter counts requests by "VERB resource"; those the server refused or
+// that failed on the way once more, by "failed VERB resource CODE"; and
+// patches that change nothing once more, by "empty PATCH resource".
 type counter struct {
 	mu sync.Mutex
 	m  map[string]int
@@ -85,10 +88,26 @@ type counter struct {
 
 func (c *counter) RoundTrip(next http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		key := req.Method + " " + resourceOf(req.URL.Path)
 		c.mu.Lock()
-		c.m[req.Method+" "+resourceOf(req.URL.Path)]++
+		c.m[key]++
 		c.mu.Unlock()
-		return next.RoundTrip(req)
+		if req.Method == http.MethodPatch && req.GetBody != nil && emptyPatch(req) {
+			c.mu.Lock()
+			c.m[emptyPrefix+key]++
+			c.mu.Unlock()
+		}
+		resp, err := next.RoundTrip(req)
+		if err != nil || resp.StatusCode >= 400 {
+			code := "error"
+			if err == nil {
+				code = strconv.Itoa(resp.StatusCode)
+			}
+			c.mu.Lock()
+			c.m[failedPrefix+key+" "+code]++
+			c.mu.Unlock()
+		}
+		return resp, err
 	})
 }
 
@@ -112,10 +131,37 @@ func diff(after, before map[string]int) map[string]int {
 	return out
 }
 
+const (
+	failedPrefix = "failed "
+	emptyPrefix  = "empty "
+)
+
+// emptyPatch is true for a patch that changes nothing: a status written
+// again as it was costs the API server a write and every watcher an event.
+func emptyPatch(req *http.Request) bool {
+	body, err := req.GetBody()
+	if err != nil {
+		return false
+	}
+	defer func() { _ = body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(body, 64))
+	if err != nil {
+		return false
+	}
+	switch strings.TrimSpace(string(b)) {
+	case "{}", `{"status":{}}`, `{"metadata":{}}`:
+		return true
+	}
+	return false
+}
+
+// writes counts the write requests sent, refused ones too (each cost the
+// API server a request); the failed and empty counts are not requests of
+// their own.
 func writes(m map[string]int) int {
 	n := 0
 	for k, v := range m {
-		if !strings.HasPrefix(k, "GET ") {
+		if !strings.HasPrefix(k, "GET ") && !strings.HasPrefix(k, failedPrefix) && !strings.HasPrefix(k, emptyPrefix) {
 			n += v
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -140,8 +141,8 @@ func rolloutWorkload(n int, v rolloutVariant) []*msv1.Microservice {
 }
 
 // playDeployments makes every Deployment of the rollout phase ready at its
-// replica count for its generation, as the Deployment controller and the
-// kubelet would, until ctx ends.
+// replica count for its generation, with the conditions the Deployment
+// controller writes then, as it and the kubelet would, until ctx ends.
 func playDeployments(ctx context.Context, c cache.Cache, admin client.Client, prefix string) error {
 	inf, err := c.GetInformer(ctx, &appsv1.Deployment{})
 	if err != nil {
@@ -171,7 +172,16 @@ func playDeployments(ctx context.Context, c cache.Cache, admin client.Client, pr
 						continue
 					}
 					n := ptr.Deref(d.Spec.Replicas, 1)
-					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
+					now := metav1.Now()
+					d.Status = appsv1.DeploymentStatus{
+						ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+						Conditions: []appsv1.DeploymentCondition{
+							{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+								Message: "Deployment has minimum availability.", LastUpdateTime: now, LastTransitionTime: now},
+							{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable",
+								Message: "ReplicaSet has successfully progressed.", LastUpdateTime: now, LastTransitionTime: now},
+						},
+					}
 					if err := admin.Status().Update(ctx, d); err != nil {
 						// A newer version will come through the informer.
 						continue

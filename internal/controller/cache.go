@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,6 +78,13 @@ func CacheOptions() cache.Options {
 		ByObject: map[client.Object]cache.ByObject{
 			&msv1.Microservice{}:     {Label: labels.Everything()},
 			&msv1.AnalysisTemplate{}: {Label: labels.Everything()},
+			// The EndpointSlice controller copies a Service's labels to its
+			// slices: of them, only the canary track Services' are kept,
+			// whose ready endpoints gate a routed canary's weight.
+			&discoveryv1.EndpointSlice{}: {Label: labels.SelectorFromSet(labels.Set{
+				builder.LabelManagedBy: builder.ManagedByValue,
+				builder.LabelTrack:     builder.TrackCanary,
+			})},
 			// Metadata only: the operator hashes versions, never reads data.
 			metadataOf("ConfigMap"): {Label: labels.Everything()},
 			metadataOf("Secret"):    {Label: labels.Everything()},
@@ -100,7 +108,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //     PodDisruptionBudget;
 //   - an HTTPRoute's spec but the kind, name and weight of each rule's
 //     backends: the operator reads the weight the route sends to the
-//     canary now, and its parents' status.
+//     canary now, and its parents' status;
+//   - of an EndpointSlice, everything but its endpoints' conditions: the
+//     operator counts the ready ones.
 //
 // What it keeps shares one copy of the strings that repeat from object to
 // object (see internMeta).
@@ -135,6 +145,11 @@ func trimCached(obj any) (any, error) {
 		o.Spec = networkingv1.NetworkPolicySpec{}
 	case *policyv1.PodDisruptionBudget:
 		o.Spec, o.Status = policyv1.PodDisruptionBudgetSpec{}, policyv1.PodDisruptionBudgetStatus{}
+	case *discoveryv1.EndpointSlice:
+		for i, e := range o.Endpoints {
+			o.Endpoints[i] = discoveryv1.Endpoint{Conditions: e.Conditions}
+		}
+		o.Ports = nil
 	case *gwv1.HTTPRoute:
 		o.Spec = gwv1.HTTPRouteSpec{Rules: backendWeights(o.Spec.Rules)}
 		for i := range o.Status.Parents {

@@ -22,6 +22,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,6 +124,22 @@ func TestTrimCachedKeepsWhatTheOperatorReads(t *testing.T) {
 		dropped: func(o client.Object) bool {
 			r := o.(*gwv1.HTTPRoute)
 			return r.Spec.Hostnames == nil && r.Spec.Rules[0].Matches == nil && r.Spec.Rules[0].BackendRefs[0].Port == nil
+		},
+	}, {
+		name: "EndpointSlice: the endpoints' conditions kept, addresses, targets and ports dropped",
+		in: &discoveryv1.EndpointSlice{ObjectMeta: meta("cart-canary-x7k2p"), AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{"10.0.0.7"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}, TargetRef: &corev1.ObjectReference{Name: "cart-canary-1"}, NodeName: ptr.To("node-1")},
+				{Addresses: []string{"10.0.0.8"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
+			},
+			Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}}},
+		kept: func(o client.Object) bool {
+			e := o.(*discoveryv1.EndpointSlice).Endpoints
+			return len(e) == 2 && *e[0].Conditions.Ready && !*e[1].Conditions.Ready
+		},
+		dropped: func(o client.Object) bool {
+			s := o.(*discoveryv1.EndpointSlice)
+			return s.Ports == nil && s.Endpoints[0].Addresses == nil && s.Endpoints[0].TargetRef == nil && s.Endpoints[0].NodeName == nil
 		},
 	}}
 	for _, tc := range cases {

@@ -28,8 +28,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 	"github.com/msvc-dev/msvc-operator/internal/analysis"
@@ -111,19 +113,17 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 		}
 		o.CanaryProgressDeadlineExceeded = progressDeadlineExceeded(canary)
 	}
-	endpointsBehind := false
 	if canaryFound && o.HasRoute && hasTrackServices(ms) && o.CanaryServingReplicas > 0 {
 		// The Gateway sends the canary's weight to its track Service's
 		// endpoints, not to its pods: a pod is Ready a moment before the
 		// EndpointSlice controller lists it, and a weight given in between
 		// is answered 503 (seen on Traefik). Count only the pods the
-		// Service has.
+		// Service has; the slice that lists them wakes the reconcile.
 		ready, known, err := r.readyEndpoints(ctx, ms.Namespace, builder.TrackServiceName(ms, builder.TrackCanary))
 		if err != nil {
 			return err
 		}
 		if known && ready < o.CanaryServingReplicas {
-			endpointsBehind = true
 			o.CanaryServingReplicas = ready
 			o.CanaryReadyReplicas = min(o.CanaryReadyReplicas, ready)
 		}
@@ -164,29 +164,18 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	}
 	obs.release = o.Release
 	obs.plan = rollout.Plan(ca.canary, ms.Status.Rollout, o)
-	if endpointsBehind && (obs.plan.RequeueAfter == 0 || obs.plan.RequeueAfter > endpointsRecheck) {
-		// EndpointSlices are not watched: look again shortly.
-		obs.plan.RequeueAfter = endpointsRecheck
-	}
 	obs.rollout = &obs.plan.Status
 	return nil
 }
 
-// endpointsRecheck is how soon a reconcile looks again at a track Service
-// whose EndpointSlices lag its ready pods.
-const endpointsRecheck = 250 * time.Millisecond
-
-// readyEndpoints counts the ready endpoints of Service name's EndpointSlices,
-// read from the API server (they are not cached: only a canary with a route
-// reads them, while it has pods). known is false when the Service has no
-// EndpointSlice at all: no EndpointSlice controller runs (envtest), and
-// the pods' readiness is all there is to go by.
+// readyEndpoints counts the ready endpoints of Service name's EndpointSlices
+// in the cache, which keeps the canary track Services' slices (see
+// CacheOptions). known is false when the Service has no EndpointSlice at
+// all: no EndpointSlice controller runs (envtest), and the pods' readiness
+// is all there is to go by.
 func (r *MicroserviceReconciler) readyEndpoints(ctx context.Context, namespace, name string) (ready int32, known bool, err error) {
-	if r.APIReader == nil {
-		return 0, false, nil
-	}
 	list := &discoveryv1.EndpointSliceList{}
-	if err := r.APIReader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{discoveryv1.LabelServiceName: name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{discoveryv1.LabelServiceName: name}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, false, fmt.Errorf("listing the EndpointSlices of Service %s/%s: %w", namespace, name, err)
 	}
 	for _, s := range list.Items {
@@ -358,4 +347,15 @@ func formatValue(v analysis.Value, err error) string {
 		return ""
 	}
 	return strconv.FormatFloat(v.Number, 'g', 6, 64)
+}
+
+// byMicroserviceLabel maps an object the operator does not own but that
+// carries its Microservice's label (an EndpointSlice, labelled as its
+// Service is) to that Microservice.
+func byMicroserviceLabel(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[builder.LabelMicroservice]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 }

@@ -89,26 +89,25 @@ type counter struct {
 func (c *counter) RoundTrip(next http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
 		key := req.Method + " " + resourceOf(req.URL.Path)
-		c.mu.Lock()
-		c.m[key]++
-		c.mu.Unlock()
+		c.add(key)
 		if req.Method == http.MethodPatch && req.GetBody != nil && emptyPatch(req) {
-			c.mu.Lock()
-			c.m[emptyPrefix+key]++
-			c.mu.Unlock()
+			c.add(emptyPrefix + key)
 		}
 		resp, err := next.RoundTrip(req)
-		if err != nil || resp.StatusCode >= 400 {
-			code := "error"
-			if err == nil {
-				code = strconv.Itoa(resp.StatusCode)
-			}
-			c.mu.Lock()
-			c.m[failedPrefix+key+" "+code]++
-			c.mu.Unlock()
+		switch {
+		case err != nil:
+			c.add(failedPrefix + key + " error")
+		case resp.StatusCode >= 400:
+			c.add(failedPrefix + key + " " + strconv.Itoa(resp.StatusCode))
 		}
 		return resp, err
 	})
+}
+
+func (c *counter) add(key string) {
+	c.mu.Lock()
+	c.m[key]++
+	c.mu.Unlock()
 }
 
 func (c *counter) snapshot() map[string]int {

@@ -57,6 +57,7 @@ type Runner struct {
 	Resync time.Duration
 
 	sup     *supervisor
+	clients kubernetes.Interface
 	trigger chan struct{}
 	// services is the path of the service table the testapps resolve
 	// Service names with.
@@ -100,6 +101,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
+	r.clients = clients
 	r.trigger = make(chan struct{}, 1)
 	r.sup = newSupervisor(r.launch, r.Log)
 	defer r.sup.stopAll()
@@ -157,7 +159,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err := r.syncServiceTable(services.Lister().List, endpointSlices.Lister().List, pods.Lister()); err != nil {
 			r.Log.Printf("Service table: %v", err)
 		}
-		next, err := r.reconcile(pods.Lister().List, nodes.Lister().Get)
+		next, err := r.reconcile(ctx, pods.Lister().List, nodes.Lister().Get)
 		if err != nil {
 			r.Log.Printf("Reconcile: %v", err)
 		}
@@ -168,9 +170,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// reconcile computes the desired processes from the cache and hands them to
-// the supervisor.
-func (r *Runner) reconcile(listPods func(labels.Selector) ([]*corev1.Pod, error), getNode func(string) (*corev1.Node, error)) (time.Duration, error) {
+// finalizerRetry is how soon a reconcile runs again after a finalizer patch
+// that conflicted or failed.
+const finalizerRetry = 500 * time.Millisecond
+
+// reconcile computes the desired processes from the cache, hands them to
+// the supervisor, then holds the pods whose process runs and releases those
+// whose process has exited (podFinalizer).
+func (r *Runner) reconcile(ctx context.Context, listPods func(labels.Selector) ([]*corev1.Pod, error), getNode func(string) (*corev1.Node, error)) (time.Duration, error) {
 	all, err := listPods(labels.Everything())
 	if err != nil {
 		return 0, fmt.Errorf("listing pods: %w", err)
@@ -185,7 +192,16 @@ func (r *Runner) reconcile(listPods func(labels.Selector) ([]*corev1.Pod, error)
 		}
 		return is
 	}
-	return r.sup.reconcile(desiredProcesses(all, onKwokNode), time.Now()), nil
+	desired := desiredProcesses(all, onKwokNode)
+	next := r.sup.reconcile(desired, time.Now())
+	failed, err := applyFinalizerChanges(ctx, r.clients, finalizerChanges(all, desired, r.sup.hasProcess))
+	if failed > 0 && (next == 0 || next > finalizerRetry) {
+		next = finalizerRetry
+	}
+	if err != nil {
+		return next, fmt.Errorf("finalizers: %w", err)
+	}
+	return next, nil
 }
 
 // Serving lists the pods whose process runs, as namespace/name.

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -88,6 +89,51 @@ func TestRunnerAgainstAnAPIServer(t *testing.T) {
 		logFile, _ := os.ReadFile(filepath.Join(e.logDir, "default_deleted.log"))
 		if !strings.Contains(string(logFile), "exiting on terminated after a drain of 200ms") {
 			t.Errorf("the process did not drain and exit on SIGTERM:\n%s", logFile)
+		}
+	})
+
+	t.Run("a pod deleted at once, as kwok deletes it, stays until its process has drained", func(t *testing.T) {
+		ip, port := "127.0.0.16", freePort(t, "127.0.0.16")
+		e.createPod("held", kwokNode, "shop/cart:v1", port, "TESTAPP_DRAIN=1s", ip)
+		e.eventuallyVersion(ip, port, "v1", 10*time.Second)
+		pods := e.clients.CoreV1().Pods("default")
+		for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+			pod, err := pods.Get(context.Background(), "held", metav1.GetOptions{})
+			if err == nil && slices.Contains(pod.Finalizers, podFinalizer) {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("the serving pod has no finalizer %s after 10s (%v)", podFinalizer, err)
+			}
+		}
+		if err := pods.Delete(context.Background(), "held", *metav1.NewDeleteOptions(0)); err != nil {
+			t.Fatal(err)
+		}
+		deleted := time.Now()
+		var servedWhileHeld bool
+		for {
+			_, err := pods.Get(context.Background(), "held", metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := get(ip, port); err == nil && v == "v1" {
+				servedWhileHeld = true
+			}
+			if time.Since(deleted) > 10*time.Second {
+				t.Fatalf("the pod is still in the API 10s after its deletion; serving %v", e.runner.Serving())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		gone := time.Since(deleted)
+		t.Logf("the pod left the API %s after its deletion", gone.Round(10*time.Millisecond))
+		if !servedWhileHeld || gone < time.Second {
+			t.Errorf("the pod went %s after its deletion (served while held: %v), want after its process's drain of 1s", gone, servedWhileHeld)
+		}
+		if _, err := get(ip, port); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("GET after the pod went: %v, want connection refused (its process exited first)", err)
 		}
 	})
 

@@ -188,6 +188,22 @@ func (s *supervisor) stopAll() {
 	s.draining = nil
 }
 
+// hasProcess reports whether the pod uid has a process that has not been
+// seen to exit: serving, or draining after SIGTERM.
+func (s *supervisor) hasProcess(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.live[uid]; e != nil && e.proc != nil && !exited(e.proc) {
+		return true
+	}
+	for _, e := range s.draining {
+		if e.want.UID == uid && !exited(e.proc) {
+			return true
+		}
+	}
+	return false
+}
+
 // serving lists the pods whose process runs, as namespace/name.
 func (s *supervisor) serving() []string {
 	s.mu.Lock()

@@ -23,6 +23,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -284,6 +285,40 @@ func (h *history) judgePods() (checked int, violations []string) {
 		}
 	}
 	return checked, violations
+}
+
+// versionsOf describes, for a report, every version of the Microservices
+// named in violations: what a judge read, in the order it was received.
+func (h *history) versionsOf(violations []string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	keys := make([]objKey, 0, len(h.services))
+	for k := range h.services {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b objKey) int { return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name) })
+	var b strings.Builder
+	for _, k := range keys {
+		name := k.Namespace + "/" + k.Name
+		if !slices.ContainsFunc(violations, func(v string) bool { return strings.Contains(v, " "+name+" ") }) {
+			continue
+		}
+		fmt.Fprintf(&b, "versions of %s (receipt order, resourceVersion, Available, since):", name)
+		for _, v := range h.services[k] {
+			state := string(v.Available)
+			if v.Deleted {
+				state = "deleted"
+			}
+			fmt.Fprintf(&b, " #%d rv %s %s %s;", v.Seq, v.ResourceVersion, state, time.Unix(v.Since, 0).UTC().Format(time.TimeOnly))
+		}
+		b.WriteString("\n")
+	}
+	for _, p := range h.pods {
+		if slices.ContainsFunc(violations, func(v string) bool { return strings.Contains(v, "pod "+p.Pod.Namespace+"/"+p.Pod.Name+" ") }) {
+			fmt.Fprintf(&b, "pod %s/%s received as #%d\n", p.Pod.Namespace, p.Pod.Name, p.Seq)
+		}
+	}
+	return b.String()
 }
 
 // judgeReplicaSets checks that no ReplicaSet version asking for pods has a

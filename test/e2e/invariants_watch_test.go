@@ -229,7 +229,7 @@ func (w *invariantWatch) finish() []string {
 	if rsChecked == 0 {
 		failures = append(failures, "invariant 2 checked no ReplicaSet version asking for pods of a Microservice with required dependencies")
 	}
-	full := summary + strings.Join(failures, "\n") + "\n"
+	full := summary + strings.Join(failures, "\n") + "\n" + w.h.versionsOf(failures)
 	path := filepath.Join(state, "e2e-invariants.txt")
 	if err := os.WriteFile(path, []byte(full), 0o644); err == nil {
 		summary += "full report: " + path + "\n"

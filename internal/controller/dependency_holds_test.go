@@ -18,6 +18,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	msv1 "github.com/msvc-dev/msvc-operator/api/v1alpha1"
 )
@@ -68,6 +70,59 @@ var _ = Describe("Dependency holds with the canary strategy", func() {
 			HaveField("Phase", msv1.RolloutPhaseIdle),
 			HaveField("Message", "No rollout in progress")))
 		makeAvailable(shop)
+	})
+
+	// The e2e suite saw a routed frontend, held for its dependencies, get a
+	// canary pod while Traefik had not yet accepted its new route: the
+	// drain that waits for the router kept "at least one" canary pod,
+	// which a canary at zero replicas does not have to keep.
+	It("start no canary pod for a routed service held while its new route is not applied", func() {
+		payments := withRoute(withCanary(service(ns, "payments", 8080, dep("ledger")), msv1.CanaryStep{SetWeight: ptr.To[int32](50)}))
+		var mu sync.Mutex
+		var canaryVersions int
+		var asking []string
+		stop := watchNamedVersions(payments, payments.Name+"-canary", &appsv1.DeploymentList{}, func(d *appsv1.Deployment) {
+			mu.Lock()
+			defer mu.Unlock()
+			canaryVersions++
+			if n := ptr.Deref(d.Spec.Replicas, 1); n > 0 {
+				asking = append(asking, fmt.Sprintf("resourceVersion %s asks for %d pods", d.ResourceVersion, n))
+			}
+		})
+		defer stop()
+		Expect(k8sClient.Create(ctx, payments)).To(Succeed())
+
+		By("held, with a route change that the Gateway has not applied yet: no canary pods")
+		Eventually(replicas(key(payments)), timeout, interval).Should(Equal(int32(0)))
+		Eventually(rolloutStatus(payments), timeout, interval).Should(HaveField("Message", HavePrefix("Held at zero replicas")))
+		// The Gateway reports on the route's first generation; the next
+		// one waits for its report (up to 30 s).
+		playGatewayController(payments, true, "Accepted", "")
+		updateSpec(payments, func(s *msv1.MicroserviceSpec) { s.Route.Hostnames = []string{"payments.example.com"} })
+		Eventually(func() []gwv1.Hostname {
+			r := &gwv1.HTTPRoute{}
+			_ = k8sClient.Get(ctx, key(payments), r)
+			return r.Spec.Hostnames
+		}, timeout, interval).Should(Equal([]gwv1.Hostname{"payments.example.com"}))
+		Consistently(func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(asking)
+		}, 3*time.Second, interval).Should(BeEmpty())
+
+		By("its dependency available: it starts on the stable track, still without a canary pod")
+		ledger := service(ns, "ledger", 8080)
+		Expect(k8sClient.Create(ctx, ledger)).To(Succeed())
+		makeAvailable(ledger)
+		Eventually(replicas(key(payments)), timeout, interval).Should(BeNumerically(">", 0))
+		playGatewayController(payments, true, "Accepted", "")
+		makeAvailable(payments)
+		Eventually(rolloutStatus(payments), timeout, interval).Should(HaveField("Message", "No rollout in progress"))
+
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(canaryVersions).To(BeNumerically(">", 0), "the canary Deployment was never seen: the check saw nothing")
+		Expect(asking).To(BeEmpty(), "%d canary Deployment versions seen", canaryVersions)
 	})
 
 	It("never ask for pods from a template without the dependencies' addresses, autoscaled or not", func() {

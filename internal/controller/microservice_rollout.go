@@ -106,6 +106,7 @@ func (r *MicroserviceReconciler) planRollout(ctx context.Context, ms *msv1.Micro
 	if canaryFound {
 		o.CanaryRevision = canary.Annotations[builder.AnnotationRevision]
 		o.CanaryServingReplicas = canary.Status.ReadyReplicas
+		o.CanaryReplicas = ptr.Deref(canary.Spec.Replicas, 1)
 		// Only pods of the current template count: while the canary
 		// Deployment replaces old pods, none of its pods count as ready.
 		if canary.Status.ObservedGeneration >= canary.Generation && canary.Status.Replicas == canary.Status.UpdatedReplicas {

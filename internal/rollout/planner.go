@@ -63,6 +63,9 @@ type Observation struct {
 	// template. It differs from CanaryReadyReplicas while the Deployment
 	// controller has not yet observed a scale-up: the ready pods still serve.
 	CanaryServingReplicas int32
+	// CanaryReplicas is the canary Deployment's spec.replicas, 0 when it
+	// does not exist.
+	CanaryReplicas int32
 
 	// StableHeld is true when the stable Deployment exists at zero replicas,
 	// held for its dependencies: it has never served, so StableRevision is
@@ -610,9 +613,13 @@ func (p *planner) drainCanary() {
 func (p *planner) routeUnapplied() bool { return p.obs.HasRoute && !p.obs.RouteApplied }
 
 // unappliedReplicas keeps the canary's serving pods (at least one) while
-// the route that took its traffic away is not applied yet.
+// the route that took its traffic away is not applied yet. It keeps only
+// pods the canary has: a canary at zero replicas gets none, since a pod
+// started now could not serve what the old route still sends, and a
+// service held for its dependencies (whose new route the router has not
+// applied yet) must have no pod at all.
 func (p *planner) unappliedReplicas() int32 {
-	return max(p.canaryReplicasAt(0), p.obs.CanaryServingReplicas)
+	return min(max(p.canaryReplicasAt(0), p.obs.CanaryServingReplicas), p.obs.CanaryReplicas)
 }
 
 func (p *planner) drainAgain() {

@@ -731,6 +731,31 @@ func scenarios() []scenario {
 				}),
 		},
 		{
+			name: "held-at-start-new-route",
+			doc: []string{
+				"A new canary-strategy service held for its dependencies, whose new route the Gateway",
+				"applies 2.5 s after its creation: waiting for the router never starts a canary pod",
+				"(a canary the route may still send requests to keeps the pods it has, and this one has",
+				"none). The e2e suite saw a frontend canary pod created while its dependencies were",
+				"not available, until the drain kept at least one canary pod while the route was unapplied.",
+			},
+			canary:         typical(),
+			newService:     true,
+			stableReplicas: 2,
+			gatewayLag:     2500 * time.Millisecond,
+			deps:           Dependencies{NotAvailable: []string{"payments (Missing)"}, Gating: []string{"payments (Missing)"}},
+			ticks:          8,
+			hooks: []hook{
+				atTick(3, dependencies(nil, nil)),
+			},
+			check: allOf(endsWith(msv1.RolloutPhaseIdle, "rev1", 0),
+				func(s *sim, r tickRecord) {
+					if s.canary.replicas != 0 || r.d.CanaryReplicas != 0 {
+						s.inv.fail(r, "scenario: no canary pod for a first version", "canary %s, decision %d", s.canary.String(), r.d.CanaryReplicas)
+					}
+				}),
+		},
+		{
 			name: "held-at-start-rolling-update",
 			doc: []string{
 				"The same story with the RollingUpdate strategy: held at zero replicas with the spec's",

@@ -395,6 +395,11 @@ func newSim(sc *scenario) *sim {
 	}
 	if sc.newService {
 		s.stable = simDeployment{readyAfter: sc.stableReadyAfter}
+		if !sc.noRoute {
+			// A new service's route is new too: the data plane applies
+			// it gatewayLag after its creation.
+			s.changes = []routeChange{{at: simEpoch}}
+		}
 	}
 	s.lines = append(s.lines, s.header()...)
 	return s
@@ -451,6 +456,7 @@ func (s *sim) observe() Observation {
 		o.CanaryRevision = s.canary.revision
 		o.CanaryReadyReplicas = s.canary.ready
 		o.CanaryServingReplicas = s.canary.ready
+		o.CanaryReplicas = s.canary.replicas
 	}
 	return o
 }

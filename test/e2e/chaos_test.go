@@ -434,7 +434,7 @@ var _ = Describe("Rollouts while the API server fails 5% of the operator's reque
 		Expect(rollouts.Completions).To(Equal(want), "each promoted version succeeded once, each aborted one was aborted once")
 		Expect(events).To(Equal(map[string]int{"RolloutStarted": 2 * pairs, "RolloutSucceeded": pairs, "RolloutAborted": pairs, "RolloutRolledBack": 0}),
 			"each transition told; the events:\n%s", strings.Join(told, "\n"))
-		Expect(failed(run)).To(BeZero(), "a healthy canary fails no request, whatever the API server does to the operator: %+v", run)
+		Expect(failed(run)).To(BeZero(), "a healthy canary fails no request, whatever the API server does to the operator: %+v; %s", run, shoppers.failures())
 		for v := 2; v <= 2*pairs+1; v++ {
 			Expect(run.ByVersion).To(HaveKey(fmt.Sprintf("v%d", v)), "the canary of every version served real requests at its gate")
 		}

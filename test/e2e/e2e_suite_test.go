@@ -86,8 +86,18 @@ func kubeBins() string {
 }
 
 // start runs a long-lived process in its own process group, logging to a file.
+// started names the logs that a process of this run wrote: a process
+// started again (the operator after its restart) appends to its log, so
+// that the log of the first one is kept.
+var started = map[string]bool{}
+
 func start(logName string, env []string, name string, args ...string) *exec.Cmd {
-	logFile, err := os.Create(filepath.Join(state, logName))
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if started[logName] {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	started[logName] = true
+	logFile, err := os.OpenFile(filepath.Join(state, logName), flags, 0o644)
 	Expect(err).NotTo(HaveOccurred())
 	cmd := exec.Command(name, args...)
 	cmd.Dir = root

@@ -279,7 +279,7 @@ var _ = Describe("A release of three services on the real data plane", Ordered, 
 		order("ledger", "checkout", msv1.ReleasePromoted, msv1.ReleasePromoting)
 		order("checkout", "storefront", msv1.ReleasePromoted, msv1.ReleasePromoting)
 
-		Expect(failed(all)).To(BeZero(), "every request answered 200 through the whole release: %+v", all)
+		Expect(failed(all)).To(BeZero(), "every request answered 200 through the whole release: %+v; %s", all, users.failures())
 		Expect(during[chainOf(2, 2, 2)]).To(BeNumerically(">", 0), "the new storefront's canary reached the new checkout and ledger: %s", describeCounts(during))
 		for chain := range during {
 			if strings.HasPrefix(chain, "sf-2>") {
@@ -329,7 +329,7 @@ var _ = Describe("A release of three services on the real data plane", Ordered, 
 		Expect(at(changes, "storefront", msv1.ReleaseProgressing).IsZero()).To(BeTrue(), "storefront never started: %v", changes)
 		back := func(m string) time.Time { return at(changes, m, msv1.ReleaseRolledBack) }
 		Expect(back("checkout").After(back("ledger"))).To(BeFalse(), "ledger goes back after its consumer: %v", changes)
-		Expect(failed(all)).To(BeZero(), "every request answered through the failed release: %+v", all)
+		Expect(failed(all)).To(BeZero(), "every request answered through the failed release: %+v; %s", all, users.failures())
 		Expect(after).To(Equal(map[string]int{chainOf(2, 2, 2): after[chainOf(2, 2, 2)]}), "only the promoted versions answer after the release went back")
 		Expect(after[chainOf(2, 2, 2)]).To(BeNumerically(">", 50))
 	})

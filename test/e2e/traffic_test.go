@@ -76,6 +76,24 @@ func (t *traffic) stop() load.Totals {
 	return t.rec.Window(time.Time{}, time.Now().Add(time.Hour))
 }
 
+// failures spells out the first failed requests of the run, for a failure
+// message: when each came, its status or transport error, who answered
+// and what they said.
+func (t *traffic) failures() string {
+	var out []string
+	for _, r := range t.rec.Failures(time.Time{}, time.Now().Add(time.Hour), 10) {
+		what := fmt.Sprintf("%d %q", r.Code, r.Detail)
+		if r.Code == 0 {
+			what = "transport error: " + r.Error
+		}
+		out = append(out, fmt.Sprintf("%s %s (version %q, chain %q)", r.At.Format("15:04:05.000"), what, r.Version, r.Chain))
+	}
+	if len(out) == 0 {
+		return "no failed request"
+	}
+	return "first failed requests: " + strings.Join(out, "; ")
+}
+
 // weightChange is a canary weight the route carried from At on.
 type weightChange struct {
 	At     time.Time
@@ -225,7 +243,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		all := users.stop()
 		AddReportEntry("users through a canary whose "+reason, fmt.Sprintf("%+v", all))
 		Expect(all.Answered()).To(BeNumerically(">=", 100))
-		Expect(failed(all)).To(BeZero(), "%+v", all)
+		Expect(failed(all)).To(BeZero(), "%+v; %s", all, users.failures())
 		Expect(all.Share(version)).To(BeNumerically(">", 0), "the canary served its weight: %+v", all)
 	}
 
@@ -330,7 +348,7 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		all := t.rec.Window(time.Time{}, time.Now())
 		run := t.rec.Window(begin.Add(-2*time.Second), time.Now())
 		AddReportEntry("healthy canary, all requests", fmt.Sprintf("%+v", run))
-		Expect(failed(run)).To(BeZero(), "a healthy canary, from first step to promotion and scale-down, fails no request: %+v", run)
+		Expect(failed(run)).To(BeZero(), "a healthy canary, from first step to promotion and scale-down, fails no request: %+v; %s", run, t.failures())
 		// Both templates were measured on Traefik's own series.
 		AddReportEntry("last measurement of the healthy canary", fmt.Sprintf("%v", measured))
 		Expect(measured).To(HaveKeyWithValue("success-rate", HavePrefix("Successful ")))
@@ -518,8 +536,8 @@ var _ = Describe("Real traffic through a real Gateway", Ordered, func() {
 		cookies.stop()
 		lookalikes.stop()
 		AddReportEntry("canary match, whole run", fmt.Sprintf("testers %+v; users %+v", testersAll, usersAll))
-		Expect(failed(testersAll)).To(BeZero(), "%+v", testersAll)
-		Expect(failed(usersAll)).To(BeZero(), "%+v", usersAll)
+		Expect(failed(testersAll)).To(BeZero(), "%+v; %s", testersAll, testers.failures())
+		Expect(failed(usersAll)).To(BeZero(), "%+v; %s", usersAll, users.failures())
 	})
 
 	It("does not mirror through Traefik, whose GatewayClass does not list RequestMirror, says so, and serves every request", func() {

@@ -34,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -47,6 +48,8 @@ const (
 	// maxBody is how much of a response body is read, so that the
 	// connection can be reused.
 	maxBody = 1 << 20
+	// maxDetail is how much of a failed answer's body Result.Detail keeps.
+	maxDetail = 200
 )
 
 // Config is one run. Every run is bounded: Rate, Duration and MaxRequests
@@ -284,7 +287,20 @@ func do(ctx context.Context, client *http.Client, cfg Config) Result {
 	}
 	defer func() { _ = resp.Body.Close() }() // read to the end below, or cut short and counted
 	r := Result{Version: resp.Header.Get("X-Version"), Chain: resp.Header.Get("X-Chain"), Code: resp.StatusCode}
-	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)); err != nil {
+	body := io.LimitReader(resp.Body, maxBody)
+	if resp.StatusCode >= 300 {
+		head := make([]byte, maxDetail)
+		var n int
+		n, err = io.ReadFull(body, head)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = nil
+		}
+		r.Detail, _, _ = strings.Cut(string(head[:n]), "\n")
+	}
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
+	if err != nil {
 		// An answer cut short is a transport error, whatever its status.
 		r.Code, r.Error = 0, ErrorClass(err)
 	}

@@ -185,3 +185,28 @@ func TestRunCountsTransportErrorsByClass(t *testing.T) {
 		t.Errorf("Share %v, Versions %v; nothing answered", sum.Share("v1"), sum.Versions())
 	}
 }
+
+func TestFailuresKeepTheFirstLineOfWhatTheyAnswered(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Version", "sf-1")
+		if n.Add(1) == 2 {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("sf-1: calling http://checkout: connection refused\nsecond line\n"))
+			return
+		}
+		_, _ = w.Write([]byte("sf-1\n"))
+	}))
+	t.Cleanup(srv.Close)
+	rec := NewRecorder()
+	if _, err := Run(context.Background(), Config{URL: srv.URL, Rate: 100, Duration: time.Minute, MaxRequests: 5, Recorder: rec}, nil); err != nil {
+		t.Fatal(err)
+	}
+	all := rec.Failures(time.Time{}, time.Now().Add(time.Hour), 10)
+	if len(all) != 1 || all[0].Code != http.StatusBadGateway || all[0].Detail != "sf-1: calling http://checkout: connection refused" {
+		t.Errorf("failures %+v, want the one 502 with the first line of its body", all)
+	}
+	if w := rec.Window(time.Time{}, time.Now().Add(time.Hour)); w.Completed != 5 || w.ByCode[200] != 4 {
+		t.Errorf("totals %+v, want 5 completed, 4 answered 200", w)
+	}
+}

@@ -34,9 +34,16 @@ type Result struct {
 	// Code is the HTTP status, 0 when the request failed in transport.
 	Code int
 	// Error is the transport error's class (see ErrorClass), "" without one.
-	Error   string
+	Error string
+	// Detail is, for an answer that is not a success (status 300 or more),
+	// the first line of its body, at most maxDetail bytes: the testapp says
+	// there which call of a dependency failed and how.
+	Detail  string
 	Latency time.Duration
 }
+
+// Failed is true for a transport error or a status other than 2xx.
+func (r Result) Failed() bool { return r.Code < 200 || r.Code >= 300 }
 
 // Totals are the counts of a set of results.
 type Totals struct {
@@ -145,6 +152,18 @@ func (rec *Recorder) Window(from, to time.Time) Totals {
 	t := newTotals()
 	rec.each(from, to, func(r Result) { t.add(r) })
 	return t
+}
+
+// Failures returns, in order, at most limit of the failed results (see
+// Result.Failed) that arrived in [from, to).
+func (rec *Recorder) Failures(from, to time.Time, limit int) []Result {
+	var out []Result
+	rec.each(from, to, func(r Result) {
+		if r.Failed() && len(out) < limit {
+			out = append(out, r)
+		}
+	})
+	return out
 }
 
 // Latencies returns the latencies of the results in [from, to), sorted.

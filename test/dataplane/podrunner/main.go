@@ -19,7 +19,9 @@ limitations under the License.
 // IP and is not terminating, it runs one test/dataplane/testapp process
 // serving on the pod's IP and TCP container ports, with the version of the
 // pod's app image. When the pod terminates or goes away, the process gets
-// SIGTERM and drains as a real container would. It is test infrastructure:
+// SIGTERM and drains as a real container would, and, as a kubelet would, the
+// pod stays in the API with its IP until the process has exited (the
+// finalizer podrunner.msvc.dev/process). It is test infrastructure:
 // it runs inside the local cluster's network namespace, where every pod IP
 // is a local address, or on loopback in tests.
 package main

@@ -62,36 +62,30 @@ func finalizerChanges(pods []*corev1.Pod, desired map[types.UID]podProcess, hasP
 	return changes
 }
 
-// patch is the merge patch that makes the change, guarded by the pod's
-// resourceVersion so that it never drops a finalizer added meanwhile.
+// patch is the strategic merge patch that makes the change. Finalizers
+// merge as a set there, so it adds or removes podFinalizer alone: it needs
+// no resourceVersion, so kwok's status writes, which follow a pod's start
+// closely, cannot make it conflict and leave the pod unheld for a retry.
 func (c finalizerChange) patch() ([]byte, error) {
-	finalizers := slices.DeleteFunc(slices.Clone(c.pod.Finalizers), func(f string) bool { return f == podFinalizer })
-	if c.add {
-		finalizers = append(finalizers, podFinalizer)
+	list := "finalizers"
+	if !c.add {
+		list = "$deleteFromPrimitiveList/finalizers"
 	}
-	if finalizers == nil {
-		finalizers = []string{}
-	}
-	return json.Marshal(map[string]any{"metadata": map[string]any{
-		"resourceVersion": c.pod.ResourceVersion,
-		"finalizers":      finalizers,
-	}})
+	return json.Marshal(map[string]any{"metadata": map[string]any{list: []string{podFinalizer}}})
 }
 
 // applyFinalizerChanges makes the changes and returns how many it could
-// not make; a pod that is gone or changed meanwhile is left to the next
-// reconcile, which sees its new version.
+// not make, for the next reconcile to try again; a pod that is gone needs
+// none.
 func applyFinalizerChanges(ctx context.Context, clients kubernetes.Interface, changes []finalizerChange) (failed int, err error) {
 	for _, c := range changes {
 		data, perr := c.patch()
 		if perr != nil {
 			return failed + 1, perr
 		}
-		_, perr = clients.CoreV1().Pods(c.pod.Namespace).Patch(ctx, c.pod.Name, types.MergePatchType, data, metav1.PatchOptions{})
+		_, perr = clients.CoreV1().Pods(c.pod.Namespace).Patch(ctx, c.pod.Name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
 		switch {
 		case perr == nil, apierrors.IsNotFound(perr):
-		case apierrors.IsConflict(perr):
-			failed++
 		default:
 			failed++
 			err = fmt.Errorf("pod %s/%s: %w", c.pod.Namespace, c.pod.Name, perr)

@@ -612,14 +612,17 @@ func (p *planner) drainCanary() {
 // routeUnapplied is true while the router has not yet applied the live route.
 func (p *planner) routeUnapplied() bool { return p.obs.HasRoute && !p.obs.RouteApplied }
 
-// unappliedReplicas keeps the canary's serving pods (at least one) while
-// the route that took its traffic away is not applied yet. It keeps only
-// pods the canary has: a canary at zero replicas gets none, since a pod
-// started now could not serve what the old route still sends, and a
-// service held for its dependencies (whose new route the router has not
-// applied yet) must have no pod at all.
+// unappliedReplicas keeps the canary's serving pods (at least one, or the
+// stable track's count at full scale) while the route that took its traffic
+// away is not applied yet. A canary at zero replicas stays there: a pod
+// started now could not serve what the old route still sends, and a service
+// held for its dependencies (whose new route the router has not applied
+// yet) must have no pod at all.
 func (p *planner) unappliedReplicas() int32 {
-	return min(max(p.canaryReplicasAt(0), p.obs.CanaryServingReplicas), p.obs.CanaryReplicas)
+	if p.obs.CanaryReplicas == 0 {
+		return 0
+	}
+	return max(p.canaryReplicasAt(0), p.obs.CanaryServingReplicas)
 }
 
 func (p *planner) drainAgain() {
